@@ -1,0 +1,113 @@
+"""The FastAPI application factory. Thin: parse -> call `rag` -> shape the response."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.errors import (
+    ConfigError,
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexMismatchError,
+    InputError,
+    RagError,
+)
+from rag.pipeline import Pipeline
+from rag.settings import Settings, get_settings
+
+log = logging.getLogger("api")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Domain errors -> HTTP status, in one place.
+ERROR_STATUS: dict[type[RagError], int] = {
+    InputError: 422,
+    DocumentNotFoundError: 404,
+    IndexMismatchError: 503,
+    IndexCorruptError: 503,
+    ConfigError: 503,
+}
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    detail = [
+        {"loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
+    message = "; ".join(f"{_field_of(d['loc'])}: {d['msg']}" for d in detail) or "invalid request"
+    return JSONResponse(status_code=422, content={"message": message, "detail": detail})
+
+
+def invalid_field(field: str, msg: str) -> JSONResponse:
+    return validation_response([{"loc": ["body", field], "msg": msg, "type": "value_error"}])
+
+
+def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
+    """Build the app. The pipeline is loaded once, at start-up, unless one is given."""
+    settings = settings or (pipeline.settings if pipeline else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "pipeline", None) is None:
+            from starlette.concurrency import run_in_threadpool
+
+            app.state.pipeline = await run_in_threadpool(Pipeline.load, settings)
+        yield
+
+    app = FastAPI(
+        title="Sysoyev interview Q&A",
+        version="1.0.0",
+        summary="Answers questions about the 2016 TASS interview with Yevgeniy Sysoyev (SCO RATS), "
+        "citing the exact words of the source.",
+        lifespan=lifespan,
+        responses={422: {"model": _validation_model()}},
+    )
+    app.state.settings = settings
+    app.state.pipeline = pipeline
+
+    @app.exception_handler(RequestValidationError)
+    async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        for e in errors:
+            if e.get("type") == "json_invalid":
+                e["loc"] = ("body",)
+                e["msg"] = f"request body is not valid JSON ({e.get('ctx', {}).get('error', 'parse error')})"
+            e["msg"] = str(e.get("msg", "")).removeprefix("Value error, ")
+        return validation_response(errors)
+
+    @app.exception_handler(RagError)
+    async def _on_rag_error(_: Request, exc: RagError) -> JSONResponse:
+        status = next((code for cls, code in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
+        if isinstance(exc, InputError):
+            field = str(exc).split(" ", 1)[0]
+            return invalid_field(field, str(exc))
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
+
+    from api.routes import router
+
+    app.include_router(router)
+    return app
+
+
+def _validation_model() -> type:
+    from api.schemas import ValidationErrorResponse
+
+    return ValidationErrorResponse

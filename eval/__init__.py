@@ -1,0 +1,1 @@
+"""Evaluation suite: gold questions, metrics, and the runner behind `python -m eval` / `rag eval`."""

@@ -1,0 +1,122 @@
+"""Turns retrieved hits into an LLM answer whose citations are checked, or into the fallback.
+
+Passage n is `hits[n - 1].chunk`. The model's own numbers are kept; only markers for passages
+it was given survive, and each surviving `[n]` gets a Citation. Any LLMError, or an answer
+that fails the grounding check, returns `fallback(reason)` instead (the pipeline passes a
+function giving the extractive answer with `fallback_reason=reason`).
+
+A refusal ("The interview does not say.") is accepted as it is: `answerable=False`, no
+citations, no fallback. Refusing cites nothing, so there is nothing to ground, and when the
+retrieved passages lack the answer the extractive answerer would mostly refuse too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from rag.errors import LLMError
+from rag.llm.base import ChatBackend
+from rag.llm.citations import extract_citations
+from rag.llm.grounding import check_grounding
+from rag.llm.prompt import REFUSAL, Prompt, build_prompt
+from rag.settings import Settings
+from rag.types import Answer, ChatTurn, Citation, Hit
+
+log = logging.getLogger(__name__)
+
+# Room for the prompt when settings has no `llm_prompt_tokens`: a 2048-token context less the
+# default 256 answer tokens and some slack for the chars/4 estimate.
+DEFAULT_PROMPT_TOKENS = 1536
+
+Fallback = Callable[[str], Answer]
+
+_REFUSAL_START = re.compile(r"^\W*the interview does not (say|state|mention)", re.IGNORECASE)
+_REFUSAL_ANY = re.compile(r"\b(does|do|did) not (say|state|mention|contain)\b", re.IGNORECASE)
+
+
+def backend_label(backend: ChatBackend, settings: Settings) -> str:
+    return f"llm:{backend.name}:{settings.llm_model}"
+
+
+def _prompt(question: str, history: Sequence[ChatTurn], hits: Sequence[Hit], settings: Settings) -> Prompt:
+    budget = int(getattr(settings, "llm_prompt_tokens", DEFAULT_PROMPT_TOKENS))
+    return build_prompt(question, history, [hit.chunk.text for hit in hits], budget_tokens=budget)
+
+
+def finish_answer(
+    raw: str, hits: Sequence[Hit], label: str, generate_ms: float, fallback: Fallback
+) -> Answer:
+    """The checked Answer for the model's reply `raw`, given the passages it saw (`hits`)."""
+    timings = {"generate": round(generate_ms, 1)}
+    cited = extract_citations(raw, len(hits))
+    if _REFUSAL_START.search(cited.text) or (not cited.numbers and _REFUSAL_ANY.search(cited.text)):
+        return Answer(REFUSAL, False, (), label, None, timings)
+    grounding = check_grounding(cited.text, {n: hits[n - 1].chunk.text for n in cited.numbers})
+    if not grounding.ok:
+        reason = grounding.reason or "ungrounded"
+        log.warning("LLM answer failed the grounding check (%s): %r", reason, raw[:300])
+        return fallback(reason)
+    citations = tuple(
+        Citation(n, hit.chunk.doc_id, hit.chunk.chunk_id, hit.chunk.start, hit.chunk.end, hit.chunk.text, hit.score)
+        for n in sorted(cited.numbers)
+        for hit in (hits[n - 1],)
+    )
+    return Answer(cited.text, True, citations, label, None, timings)
+
+
+def answer_with_llm(
+    question: str,
+    history: Sequence[ChatTurn],
+    hits: Sequence[Hit],
+    backend: ChatBackend,
+    settings: Settings,
+    fallback: Fallback,
+) -> Answer:
+    started = time.perf_counter()
+    prompt = _prompt(question, history, hits, settings)
+    if prompt.n_passages == 0:
+        return fallback("no_passages")
+    deadline = time.monotonic() + settings.llm_deadline
+    try:
+        raw = backend.complete(prompt.messages, max_tokens=settings.llm_max_tokens, deadline=deadline)
+    except LLMError as exc:
+        log.warning("LLM backend failed, using the fallback: %s", exc)
+        return fallback(exc.reason)
+    elapsed = (time.perf_counter() - started) * 1000
+    return finish_answer(raw, hits[: prompt.n_passages], backend_label(backend, settings), elapsed, fallback)
+
+
+def stream_with_llm(
+    question: str,
+    history: Sequence[ChatTurn],
+    hits: Sequence[Hit],
+    backend: ChatBackend,
+    settings: Settings,
+    fallback: Fallback,
+) -> Iterator[str | Answer]:
+    """The model's text pieces as they arrive (`str`), then exactly one final `Answer`.
+
+    The pieces are the raw reply, shown while it is written; the final Answer replaces it:
+    cleaned citations, or the fallback (with `fallback_reason`) if the stream failed or the
+    finished answer is not grounded. Send pieces as token events and the Answer as `done`.
+    """
+    started = time.perf_counter()
+    prompt = _prompt(question, history, hits, settings)
+    if prompt.n_passages == 0:
+        yield fallback("no_passages")
+        return
+    deadline = time.monotonic() + settings.llm_deadline
+    pieces: list[str] = []
+    try:
+        for piece in backend.stream(prompt.messages, max_tokens=settings.llm_max_tokens, deadline=deadline):
+            pieces.append(piece)
+            yield piece
+    except LLMError as exc:
+        log.warning("LLM stream failed, using the fallback: %s", exc)
+        yield fallback(exc.reason)
+        return
+    elapsed = (time.perf_counter() - started) * 1000
+    yield finish_answer("".join(pieces), hits[: prompt.n_passages], backend_label(backend, settings), elapsed, fallback)

@@ -1,0 +1,120 @@
+"""Client for any OpenAI-compatible `/chat/completions` endpoint (llama.cpp server, vLLM, OpenAI…).
+
+`base_url` is what the OpenAI client takes, e.g. `http://127.0.0.1:8080/v1`.
+Streaming uses server-sent events: `data: {json}` lines ending with `data: [DONE]`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from rag.errors import LLMError
+from rag.llm.base import ChatMessage
+from rag.llm.http import JsonHttp
+from rag.settings import Settings
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str = "",
+        connect_timeout: float = 2.0,
+        read_timeout: float = 30.0,
+        retries: int = 2,
+        temperature: float = 0.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.model = model
+        self.temperature = temperature
+        self.http = JsonHttp(
+            base_url,
+            headers=headers,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries=retries,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIBackend:
+        return cls(
+            settings.llm_base_url,
+            settings.llm_model,
+            api_key=settings.llm_api_key,
+            connect_timeout=settings.llm_connect_timeout,
+            read_timeout=settings.llm_read_timeout,
+            retries=settings.llm_retries,
+            temperature=settings.llm_temperature,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _body(self, messages: Sequence[ChatMessage], max_tokens: int, stream: bool) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": self.temperature,
+            "stream": stream,
+        }
+
+    def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, deadline: float) -> str:
+        reply = self.http.post_json("/chat/completions", self._body(messages, max_tokens, False), deadline=deadline)
+        try:
+            content = reply["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError(
+                f"reply from {self.http.base_url} has no choices[0].message.content: {str(reply)[:300]}",
+                reason="malformed_response",
+            ) from exc
+        if not isinstance(content, str):
+            raise LLMError(f"choices[0].message.content is not text: {content!r}", reason="malformed_response")
+        if not content.strip():
+            raise LLMError(f"the model {self.model!r} returned an empty answer", reason="empty_answer")
+        return content
+
+    def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, deadline: float) -> Iterator[str]:
+        lines = self.http.post_lines("/chat/completions", self._body(messages, max_tokens, True), deadline=deadline)
+        got_text = False
+        for line in lines:
+            if not line.startswith("data:"):
+                continue  # blank separators, `event:` / `id:` fields and `:` comments
+            data = line[5:].strip()
+            if data == "[DONE]":
+                if not got_text:
+                    raise LLMError(f"the model {self.model!r} streamed an empty answer", reason="empty_answer")
+                return
+            piece = _delta_content(data)
+            if piece:
+                got_text = True
+                yield piece
+        raise LLMError(
+            f"the stream from {self.http.base_url} ended without `data: [DONE]`", reason="stream_interrupted"
+        )
+
+
+def _delta_content(data: str) -> str:
+    try:
+        event = json.loads(data)
+        if "error" in event:
+            raise LLMError(f"the LLM server reported an error mid-stream: {event['error']}", "stream_interrupted")
+        choices = event["choices"]
+        if not choices:  # e.g. a final usage-only event
+            return ""
+        content = choices[0].get("delta", {}).get("content") or ""
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise LLMError(f"invalid stream event: {data[:300]!r}", reason="malformed_response") from exc
+    if not isinstance(content, str):
+        raise LLMError(f"delta.content is not text: {content!r}", reason="malformed_response")
+    return content

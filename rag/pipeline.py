@@ -1,0 +1,276 @@
+"""The pipeline: corpus + index + model + answerers, loaded once, asked many times.
+
+    Pipeline.load(settings)      loads the index (building it when missing, stale or corrupt)
+    pipeline.search(query)       hybrid retrieval -> hits
+    pipeline.ask(question)       hits -> extractive (or LLM) answer with exact-span citations
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rag.answering import NOT_IN_INTERVIEW, EvidenceSignals, ExtractiveAnswerer
+from rag.chunking import Section, document_sections
+from rag.corpus import load_corpus
+from rag.embedding import Embedder
+from rag.errors import DocumentNotFoundError, IndexCorruptError, InputError
+from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index
+from rag.retrieval import Query, Retriever, build_query
+from rag.settings import Settings, get_settings
+from rag.types import Answer, ChatTurn, Document, Hit, Mode
+
+if TYPE_CHECKING:
+    from rag.llm.base import ChatBackend
+
+log = logging.getLogger("rag.pipeline")
+
+LLM_NOT_CONFIGURED = "llm_not_configured"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One step of a streamed answer: `citations` first, then `token`s, then `done` with the Answer."""
+
+    kind: str  # "token" | "done"
+    text: str = ""
+    answer: Answer | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        index: SearchIndex,
+        documents: dict[str, Document],
+        build_report: BuildReport | None = None,
+        llm: ChatBackend | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.documents = documents
+        self.build_report = build_report
+        self.retriever = Retriever(index, embedder, settings)
+        self.extractive = ExtractiveAnswerer(index, {d: doc.text for d, doc in documents.items()}, settings)
+        self.llm = llm
+        self.loaded_at = time.time()
+        self._cache: OrderedDict[tuple[object, ...], Answer] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- loading
+
+    @classmethod
+    def load(
+        cls,
+        settings: Settings | None = None,
+        *,
+        rebuild: bool = False,
+        progress: bool = False,
+        embedder: Embedder | None = None,
+    ) -> Pipeline:
+        """Load the index, building it first when it is missing, stale (corpus changed) or corrupt.
+
+        An index built with another model is refused (IndexMismatchError), never rebuilt silently.
+        """
+        settings = settings or get_settings()
+        embedder = embedder or Embedder(settings.model_path, model_name=settings.model_name)
+        index: SearchIndex | None = None
+        report: BuildReport | None = None
+        previous: SearchIndex | None = None
+        if not rebuild:
+            try:
+                index = load_index(settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+            except IndexCorruptError as exc:
+                log.warning("index is unusable, rebuilding: %s", exc)
+            if index is not None and is_stale(index, settings.corpus_dir):
+                log.info("corpus changed since the index was built; rebuilding changed documents")
+                previous, index = index, None
+        if index is None:
+            index, report = build_index(settings, embedder, progress=progress, previous=previous)
+        documents = {d.doc_id: d for d in load_corpus(settings.corpus_dir)}
+        return cls(settings, embedder, index, documents, report, llm=_make_llm(settings))
+
+    def configured(self, **overrides: object) -> Pipeline:
+        """The same index and model under other settings (e.g. retrieval="bm25")."""
+        settings = self.settings.model_copy(update=overrides)
+        Settings.model_validate(settings.model_dump())
+        llm = self.llm if settings.llm_backend == self.settings.llm_backend else _make_llm(settings)
+        return Pipeline(settings, self.embedder, self.index, self.documents, self.build_report, llm)
+
+    # ---------------------------------------------------------------- asking
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.documents[doc_id]
+        except KeyError:
+            known = ", ".join(sorted(self.documents)) or "none"
+            raise DocumentNotFoundError(f"no document {doc_id!r}; known documents: {known}") from None
+
+    def sections(self, doc_id: str) -> list[Section]:
+        return document_sections(self.document(doc_id).text)
+
+    def search(self, query: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
+        self._check_question(query, "query")
+        return self.retriever.retrieve(query, top_k, history)
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[ChatTurn] = (),
+        top_k: int | None = None,
+        mode: Mode = "auto",
+    ) -> Answer:
+        began = time.perf_counter()
+        self._check_question(question, "question")
+        history = tuple(history)
+        key = (question, history, top_k, mode, self.settings.answer_fingerprint(), self.index.version)
+        cached = self._cache_get(key)
+        if cached is not None:
+            total = (time.perf_counter() - began) * 1000
+            return dataclasses.replace(cached, timings_ms={**cached.timings_ms, "total": round(total, 3), "cached": 1.0})
+        query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
+        t0 = time.perf_counter()
+        extractive, signals = self.extractive.answer(query, vector, hits)
+        answer = extractive
+        if self._use_llm(mode):
+            answer = self._llm_answer(question, history, hits, extractive, mode)
+        elif mode == "llm":
+            answer = dataclasses.replace(extractive, fallback_reason=LLM_NOT_CONFIGURED)
+        t_generate = (time.perf_counter() - t0) * 1000
+        total = (time.perf_counter() - began) * 1000
+        answer = dataclasses.replace(
+            answer,
+            timings_ms={"retrieve": round(t_retrieve, 3), "generate": round(t_generate, 3), "total": round(total, 3)},
+        )
+        self._log(question, hits, answer, signals)
+        if answer.fallback_reason is None or answer.fallback_reason == LLM_NOT_CONFIGURED:
+            self._cache_put(key, answer)
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[ChatTurn] = (),
+        top_k: int | None = None,
+        mode: Mode = "auto",
+    ) -> Iterator[StreamEvent]:
+        """Tokens as they come (an LLM's, or the extractive answer in one piece), then `done`."""
+        if not self._use_llm(mode):
+            answer = self.ask(question, history, top_k, mode)
+            yield StreamEvent("token", text=answer.answer)
+            yield StreamEvent("done", answer=answer)
+            return
+        from rag.llm.answerer import stream_with_llm
+
+        began = time.perf_counter()
+        self._check_question(question, "question")
+        history = tuple(history)
+        query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
+        extractive, signals = self.extractive.answer(query, vector, hits)
+        assert self.llm is not None
+        final: Answer | None = None
+        for item in stream_with_llm(
+            question, history, hits, self.llm, self.settings, lambda reason: dataclasses.replace(extractive, fallback_reason=reason)
+        ):
+            if isinstance(item, Answer):
+                final = item
+            else:
+                yield StreamEvent("token", text=item)
+        assert final is not None
+        total = (time.perf_counter() - began) * 1000
+        final = dataclasses.replace(
+            final, timings_ms={"retrieve": round(t_retrieve, 3), "generate": round(total - t_retrieve, 3), "total": round(total, 3)}
+        )
+        self._log(question, hits, final, signals)
+        yield StreamEvent("done", answer=final)
+
+    # ---------------------------------------------------------------- internals
+
+    def _retrieve(
+        self, question: str, history: Sequence[ChatTurn], top_k: int | None
+    ) -> tuple[Query, object, list[Hit], float]:
+        t0 = time.perf_counter()
+        query = build_query(question, history)
+        vector = self.retriever.query_vector(query)
+        hits = self.retriever.retrieve_query(query, top_k, vector)
+        return query, vector, hits, (time.perf_counter() - t0) * 1000
+
+    def _check_question(self, text: str, field: str) -> None:
+        if not text or not text.strip():
+            raise InputError(f"{field} is empty; send a non-empty {field}")
+        if len(text) > self.settings.max_question_chars:
+            raise InputError(
+                f"{field} is {len(text)} characters long; the limit is {self.settings.max_question_chars} "
+                "(RAG_MAX_QUESTION_CHARS)"
+            )
+
+    def _use_llm(self, mode: Mode) -> bool:
+        return self.llm is not None and mode in ("llm", "auto")
+
+    def _llm_answer(self, question: str, history: Sequence[ChatTurn], hits: list[Hit], extractive: Answer, mode: Mode) -> Answer:
+        from rag.llm.answerer import answer_with_llm
+
+        assert self.llm is not None
+        return answer_with_llm(
+            question,
+            history,
+            hits,
+            self.llm,
+            self.settings,
+            lambda reason: dataclasses.replace(extractive, fallback_reason=reason),
+        )
+
+    def _cache_get(self, key: tuple[object, ...]) -> Answer | None:
+        if self.settings.cache_size <= 0:
+            return None
+        with self._cache_lock:
+            answer = self._cache.get(key)
+            if answer is not None:
+                self._cache.move_to_end(key)
+            return answer
+
+    def _cache_put(self, key: tuple[object, ...], answer: Answer) -> None:
+        if self.settings.cache_size <= 0:
+            return
+        with self._cache_lock:
+            self._cache[key] = answer
+            while len(self._cache) > self.settings.cache_size:
+                self._cache.popitem(last=False)
+
+    def _log(self, question: str, hits: Sequence[Hit], answer: Answer, signals: EvidenceSignals) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        log.info(
+            json.dumps(
+                {
+                    "event": "answer",
+                    "question_chars": len(question),
+                    "chunks": [h.chunk.chunk_id for h in hits],
+                    "backend": answer.backend,
+                    "answerable": answer.answerable,
+                    "fallback_reason": answer.fallback_reason,
+                    "signals": {k: round(v, 4) for k, v in dataclasses.asdict(signals).items()},
+                    "timings_ms": answer.timings_ms,
+                }
+            )
+        )
+
+
+def _make_llm(settings: Settings) -> ChatBackend | None:
+    if settings.llm_backend == "none":
+        return None
+    from rag.llm import make_backend
+
+    return make_backend(settings)
+
+
+__all__ = ["NOT_IN_INTERVIEW", "Pipeline", "StreamEvent"]
