@@ -39,7 +39,9 @@ ERROR_STATUS: dict[type[RagError], int] = {
 
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]  # the location, not the field
     return ".".join(parts) or "body"
 
 
@@ -104,6 +106,35 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     from api.routes import router
 
     app.include_router(router)
+
+    # The chat page at `/`, its streaming endpoint and the OpenAI-compatible API (issue #5).
+    from fastapi.responses import FileResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from api.openai_compat import router as openai_router
+    from api.streaming import router as streaming_router
+
+    app.include_router(streaming_router)
+    app.include_router(openai_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/", lambda: FileResponse(STATIC_DIR / "index.html"), include_in_schema=False)
+    # FastAPI's own /docs and /redoc pages load Swagger/ReDoc from a CDN with inline scripts.
+    docs_paths = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        if request.url.path not in docs_paths:
+            response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
     return app
 
 

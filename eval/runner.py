@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from tqdm import tqdm
 
@@ -27,7 +28,10 @@ from eval.gold import (
 )
 from eval.targets import EndpointError, HttpTarget, PipelineTarget, Target
 from rag.errors import RagError
-from rag.types import Answer, ChatTurn
+from rag.types import Answer, ChatTurn, Mode
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
 
 RETRIEVAL_DEPTH = 10  # retrieval metrics always look at search(question, top_k=10)
 MODES = ("extractive", "llm", "auto")
@@ -37,7 +41,7 @@ MODES = ("extractive", "llm", "auto")
 class RunConfig:
     name: str
     retrieval: str  # "hybrid" | "dense" | "bm25" | "endpoint" (whatever the server is set to)
-    mode: str
+    mode: Mode
     top_k: int | None
 
 
@@ -150,16 +154,15 @@ class _Documents:
         return self.texts[doc_id]
 
 
-def _timed_ask(
-    target: Target, question: str, history: Sequence[ChatTurn], config: RunConfig
-) -> tuple[Answer, float]:
+def _timed_ask(target: Target, question: str, history: Sequence[ChatTurn], config: RunConfig) -> tuple[Answer, float]:
     started = time.perf_counter()
     answer = target.ask(question, history, config.top_k, config.mode)
     return answer, (time.perf_counter() - started) * 1000
 
 
-def _citation_results(answer: Answer, doc_id: str, gold: Sequence[m.TextSpan], keys: m.Keys,
-                      docs: _Documents) -> list[CitationResult]:
+def _citation_results(
+    answer: Answer, doc_id: str, gold: Sequence[m.TextSpan], keys: m.Keys, docs: _Documents
+) -> list[CitationResult]:
     results = []
     for c in answer.citations:
         cited = m.CitedSpan(c.doc_id, c.start, c.end, c.quote)
@@ -169,7 +172,11 @@ def _citation_results(answer: Answer, doc_id: str, gold: Sequence[m.TextSpan], k
             texts = {}  # a citation of an unknown document breaks the invariant
         results.append(
             CitationResult(
-                n=c.n, doc_id=c.doc_id, start=c.start, end=c.end, quote=c.quote,
+                n=c.n,
+                doc_id=c.doc_id,
+                start=c.start,
+                end=c.end,
+                quote=c.quote,
                 supports=m.citation_supports(cited, doc_id, gold, keys),
                 quote_exact=m.invariant_violations([cited], texts) == 0,
             )
@@ -179,23 +186,29 @@ def _citation_results(answer: Answer, doc_id: str, gold: Sequence[m.TextSpan], k
 
 def evaluate_item(target: Target, item: GoldItem, config: RunConfig, docs: _Documents) -> ItemResult:
     gold = evidence_spans(docs.text(item.doc_id), item.evidence)
+    # Ask first: a search before it would warm the query-embedding cache and flatter the latency.
+    answer, latency = _timed_ask(target, item.question, (), config)
     relevance: list[bool] = []
     if item.answerable:
         hits = target.search(item.question, RETRIEVAL_DEPTH)
-        relevance = [
-            h.doc_id == item.doc_id and m.overlaps_any(m.TextSpan(h.start, h.end), gold) for h in hits
-        ]
-    answer, latency = _timed_ask(target, item.question, (), config)
+        relevance = [h.doc_id == item.doc_id and m.overlaps_any(m.TextSpan(h.start, h.end), gold) for h in hits]
     plain = m.strip_markers(answer.answer)
     return ItemResult(
-        id=item.id, type=item.type, question=item.question, gold_answerable=item.answerable,
-        expected=item.answer, keys=[list(k) for k in item.keys],
-        answer=answer.answer, answerable=answer.answerable, backend=answer.backend,
+        id=item.id,
+        type=item.type,
+        question=item.question,
+        gold_answerable=item.answerable,
+        expected=item.answer,
+        keys=[list(k) for k in item.keys],
+        answer=answer.answer,
+        answerable=answer.answerable,
+        backend=answer.backend,
         fallback_reason=answer.fallback_reason,
         keys_ok=answer.answerable and item.answerable and m.all_keys_match(plain, item.keys),
         f1=m.token_f1(plain, item.answer) if item.answerable else 0.0,
         em=m.exact_match(plain, item.answer) if item.answerable else 0.0,
-        relevance=relevance, n_gold_spans=len(gold),
+        relevance=relevance,
+        n_gold_spans=len(gold),
         citations=_citation_results(answer, item.doc_id, gold, item.keys, docs),
         latency_ms=latency,
     )
@@ -230,18 +243,27 @@ def evaluate_conversation(
                 answered = not answer.answerable
             result.followups.append(
                 FollowUpResult(
-                    conversation_id=conversation.id, history=[t.content for t in history],
-                    question=turn.question, gold_answerable=turn.answerable,
-                    keys=[list(k) for k in turn.keys], answer=answer.answer,
-                    answerable=answer.answerable, answered=answered, latency_ms=latency,
+                    conversation_id=conversation.id,
+                    history=[t.content for t in history],
+                    question=turn.question,
+                    gold_answerable=turn.answerable,
+                    keys=[list(k) for k in turn.keys],
+                    answer=answer.answer,
+                    answerable=answer.answerable,
+                    answered=answered,
+                    latency_ms=latency,
                 )
             )
         history += [ChatTurn("user", turn.question), ChatTurn("assistant", answer.answer)]
     return result
 
 
-def summarize(items: Sequence[ItemResult], followups: Sequence[FollowUpResult],
-              extra_latencies: Sequence[float], extra_violations: int) -> Summary:
+def summarize(
+    items: Sequence[ItemResult],
+    followups: Sequence[FollowUpResult],
+    extra_latencies: Sequence[float],
+    extra_violations: int,
+) -> Summary:
     answerable = [r for r in items if r.gold_answerable]
     rel = [r.relevance for r in answerable]
     # Citation quality is judged where a citation can be right: answered, answerable questions.
@@ -275,8 +297,9 @@ def summarize(items: Sequence[ItemResult], followups: Sequence[FollowUpResult],
     )
 
 
-def run(target: Target, config: RunConfig, gold: Sequence[GoldItem],
-        conversations: Sequence[Conversation]) -> RunResult:
+def run(
+    target: Target, config: RunConfig, gold: Sequence[GoldItem], conversations: Sequence[Conversation]
+) -> RunResult:
     docs = _Documents(target)
     total = len(gold) + sum(len(c.turns) for c in conversations)
     items: list[ItemResult] = []
@@ -300,6 +323,10 @@ def run(target: Target, config: RunConfig, gold: Sequence[GoldItem],
 # ---- configurations ---------------------------------------------------------------------
 
 
+class UsageError(ValueError):
+    """Options that cannot be combined."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedRun:
     config: RunConfig
@@ -313,32 +340,44 @@ class Plan:
 
 
 def plan_runs(args: argparse.Namespace) -> Plan:
+    mode = cast(Mode, args.mode)
     if args.endpoint:
         if args.compare:
-            raise SystemExit(
-                "eval: --compare switches retrieval settings in-process and cannot reconfigure a server; "
+            raise UsageError(
+                "--compare switches retrieval settings in-process and cannot reconfigure a server; "
                 "drop --endpoint (or run one configuration against the server)"
             )
-        config = RunConfig(f"endpoint/{args.mode}", "endpoint", args.mode, args.top_k)
+        config = RunConfig(f"endpoint/{mode}", "endpoint", mode, args.top_k)
         return Plan([PlannedRun(config, HttpTarget(args.endpoint))], {"endpoint": args.endpoint})
 
-    from rag.pipeline import Pipeline
     from rag.settings import get_settings
 
     settings = get_settings()
-    pipeline = Pipeline.load(settings)
     setup: dict[str, object] = {"settings": settings.model_dump(mode="json", exclude={"api_key", "llm_api_key"})}
     if not args.compare:
-        config = RunConfig(f"{settings.retrieval}/{args.mode}", settings.retrieval, args.mode, args.top_k)
-        return Plan([PlannedRun(config, PipelineTarget(pipeline))], setup)
+        config = RunConfig(f"{settings.retrieval}/{mode}", settings.retrieval, mode, args.top_k)
+        return Plan([PlannedRun(config, PipelineTarget(_fresh_pipeline(settings.retrieval)))], setup)
     runs = [
-        PlannedRun(RunConfig(name, name, "extractive", args.top_k), PipelineTarget(pipeline.configured(retrieval=name)))
+        PlannedRun(RunConfig(name, name, "extractive", args.top_k), PipelineTarget(_fresh_pipeline(name)))
         for name in ("bm25", "dense", "hybrid")
     ]
     if settings.llm_backend != "none":
-        hybrid = pipeline.configured(retrieval="hybrid")
-        runs.append(PlannedRun(RunConfig("llm", "hybrid", "llm", args.top_k), PipelineTarget(hybrid)))
+        runs.append(
+            PlannedRun(RunConfig("llm", "hybrid", "llm", args.top_k), PipelineTarget(_fresh_pipeline("hybrid")))
+        )
     return Plan(runs, setup)
+
+
+def _fresh_pipeline(retrieval: str) -> Pipeline:
+    """A pipeline of its own per configuration, without the answer cache.
+
+    Not `configured()`: that shares the embedder and its query-vector cache, so every
+    configuration after the first would be timed with warm query encodings.
+    """
+    from rag.pipeline import Pipeline
+    from rag.settings import get_settings
+
+    return Pipeline.load(get_settings(retrieval=retrieval, cache_size=0), progress=True)
 
 
 def threshold_run(results: Sequence[RunResult]) -> RunResult:
@@ -357,15 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m eval", description="Evaluate retrieval, answers, citations and refusals on the gold set."
     )
     parser.add_argument("--gold", type=Path, default=DEFAULT_GOLD, help="gold questions (JSONL)")
-    parser.add_argument("--conversations", type=Path, default=DEFAULT_CONVERSATIONS,
-                        help="multi-turn cases (JSONL)")
+    parser.add_argument("--conversations", type=Path, default=DEFAULT_CONVERSATIONS, help="multi-turn cases (JSONL)")
     parser.add_argument("--endpoint", metavar="URL", help="evaluate a running server over HTTP instead")
-    parser.add_argument("--compare", action="store_true",
-                        help="run bm25, dense, hybrid (and llm if configured) side by side")
+    parser.add_argument(
+        "--compare", action="store_true", help="run bm25, dense, hybrid (and llm if configured) side by side"
+    )
     parser.add_argument("--mode", choices=MODES, default="extractive", help="answer mode (default: extractive)")
     parser.add_argument("--top-k", type=int, default=None, help="passages per answer (default: the setting)")
-    parser.add_argument("--check-thresholds", action="store_true",
-                        help="exit 1 if the hybrid/extractive figures miss eval/thresholds.toml")
+    parser.add_argument(
+        "--check-thresholds",
+        action="store_true",
+        help="exit 1 if the hybrid/extractive figures miss eval/thresholds.toml",
+    )
     parser.add_argument("--thresholds", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--report-dir", type=Path, default=None, help="where reports go (default: eval/reports)")
     parser.add_argument("--no-report", action="store_true", help="print the table only, write no files")
@@ -392,15 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = plan_runs(args)
         results = [run(p.target, p.config, gold, conversations) for p in plan.runs]
-    except (RagError, EndpointError) as exc:
+    except (RagError, EndpointError, UsageError) as exc:
         print(f"eval: {exc}", file=sys.stderr)
         return 2
 
     print(report.summary_table(results))
     print(f"misses: {', '.join(f'{r.config.name} {len(r.misses()) + len(r.missed_followups())}' for r in results)}")
     if not args.no_report:
-        paths = report.write_reports(results, plan.setup, args.report_dir or report.DEFAULT_DIR,
-                                     compare=args.compare)
+        paths = report.write_reports(results, plan.setup, args.report_dir or report.DEFAULT_DIR, compare=args.compare)
         for path in paths:
             print(f"wrote {path}")
     if floors is not None:

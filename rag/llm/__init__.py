@@ -3,6 +3,8 @@ grounding checks, and the answerer that falls back to the extractive answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rag.errors import ConfigError
 from rag.llm.answerer import answer_with_llm, stream_with_llm
 from rag.llm.base import ChatBackend, ChatMessage
@@ -13,7 +15,10 @@ from rag.llm.openai import OpenAIBackend
 from rag.llm.prompt import REFUSAL, Prompt, build_prompt
 from rag.settings import Settings
 
-BACKENDS = {"openai": OpenAIBackend, "ollama": OllamaBackend}
+BACKENDS: dict[str, Callable[[Settings], ChatBackend]] = {
+    "openai": OpenAIBackend.from_settings,
+    "ollama": OllamaBackend.from_settings,
+}
 
 __all__ = [
     "BACKENDS",
@@ -43,4 +48,4 @@ def make_backend(settings: Settings) -> ChatBackend | None:
     if backend is None:
         valid = ", ".join(["none", *BACKENDS])
         raise ConfigError(f"unknown LLM backend {settings.llm_backend!r}; set RAG_LLM_BACKEND to one of: {valid}")
-    return backend.from_settings(settings)
+    return backend(settings)

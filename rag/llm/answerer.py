@@ -46,9 +46,7 @@ def _prompt(question: str, history: Sequence[ChatTurn], hits: Sequence[Hit], set
     return build_prompt(question, history, [hit.chunk.text for hit in hits], budget_tokens=budget)
 
 
-def finish_answer(
-    raw: str, hits: Sequence[Hit], label: str, generate_ms: float, fallback: Fallback
-) -> Answer:
+def finish_answer(raw: str, hits: Sequence[Hit], label: str, generate_ms: float, fallback: Fallback) -> Answer:
     """The checked Answer for the model's reply `raw`, given the passages it saw (`hits`)."""
     timings = {"generate": round(generate_ms, 1)}
     cited = extract_citations(raw, len(hits))

@@ -41,8 +41,6 @@ class ChatBackend(Protocol):
         """The whole reply, non-empty; raises LLMError."""
         ...
 
-    def stream(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, deadline: float
-    ) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, deadline: float) -> Iterator[str]:
         """The reply in pieces as they arrive; raises LLMError (also mid-stream)."""
         ...

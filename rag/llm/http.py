@@ -28,9 +28,7 @@ def check_base_url(base_url: str) -> str:
     except httpx.InvalidURL as exc:
         raise ConfigError(f"invalid RAG_LLM_BASE_URL {base_url!r}: {exc}") from exc
     if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError(
-            f"invalid RAG_LLM_BASE_URL {base_url!r}: expected e.g. http://127.0.0.1:8080/v1"
-        )
+        raise ConfigError(f"invalid RAG_LLM_BASE_URL {base_url!r}: expected e.g. http://127.0.0.1:8080/v1")
     return base_url.rstrip("/")
 
 
@@ -86,7 +84,9 @@ def _timeout(connect: float, read: float, deadline: float) -> httpx.Timeout:
     left = deadline - time.monotonic()
     if left <= 0:
         raise LLMError("the LLM deadline passed before the request was sent", reason="timeout")
-    return httpx.Timeout(connect=min(connect, left), read=min(read, left), write=min(read, left), pool=min(connect, left))
+    return httpx.Timeout(
+        connect=min(connect, left), read=min(read, left), write=min(read, left), pool=min(connect, left)
+    )
 
 
 def _past(deadline: float, url: str) -> None:

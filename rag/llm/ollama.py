@@ -93,9 +93,7 @@ class OllamaBackend:
                 if not got_text:
                     raise LLMError(f"the model {self.model!r} streamed an empty answer", reason="empty_answer")
                 return
-        raise LLMError(
-            f"the stream from {self.http.base_url} ended without a `done` line", reason="stream_interrupted"
-        )
+        raise LLMError(f"the stream from {self.http.base_url} ended without a `done` line", reason="stream_interrupted")
 
 
 def _message_content(event: Any) -> str:

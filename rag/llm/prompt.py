@@ -69,9 +69,7 @@ def _cost(text: str) -> int:
     return estimate_tokens(text) + MESSAGE_OVERHEAD
 
 
-def build_prompt(
-    question: str, history: Sequence[ChatTurn], passages: Sequence[str], *, budget_tokens: int
-) -> Prompt:
+def build_prompt(question: str, history: Sequence[ChatTurn], passages: Sequence[str], *, budget_tokens: int) -> Prompt:
     """Messages for `question` (the last user turn) with as much evidence and history as fit."""
     question = defuse(question)
     fixed = _cost(SYSTEM_PROMPT) + _cost(_user_message([], ""))

@@ -32,7 +32,7 @@ class TransientLLMError(LLMError):
 
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     """Seconds to wait before retry number `attempt` (0-based): 0.25, 0.5, 1, … capped at 4 s."""
-    delay = min(BASE_DELAY * 2**attempt, MAX_DELAY)
+    delay = min(BASE_DELAY * 2.0**attempt, MAX_DELAY)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_DELAY))
     return delay

@@ -1,0 +1,5 @@
+"""`python -m eval`: see eval/runner.py."""
+
+from eval.runner import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""The HTTP API against a real uvicorn server on 127.0.0.1: the answer contract and its errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer
+
+
+def assert_contract(body: dict[str, object], text: str) -> None:
+    assert set(body) == {"answer", "answerable", "citations", "backend", "fallback_reason", "timings_ms"}
+    citations = body["citations"]
+    assert isinstance(citations, list)
+    for c in citations:
+        assert c["quote"] == text[c["start"] : c["end"]]
+        assert f"[{c['n']}]" in body["answer"]  # type: ignore[operator]
+    import re
+
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", str(body["answer"]))}
+    assert markers == {c["n"] for c in citations}
+
+
+def test_health(client: httpx.Client) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["chunks"] > 10 and body["documents"] == 1
+    assert body["dimension"] == 384 and "MiniLM" in body["model"]
+
+
+def test_ask_returns_a_cited_answer(client: httpx.Client, interview_text: str) -> None:
+    r = client.post("/ask", json={"question": "How many terrorist and extremist crimes were averted in 2015?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert_contract(body, interview_text)
+    assert body["answerable"] is True and body["backend"] == "extractive"
+    assert "167" in body["answer"]
+    assert body["citations"] and body["timings_ms"]["total"] > 0
+
+
+def test_off_topic_question_is_refused(client: httpx.Client) -> None:
+    body = client.post("/ask", json={"question": "What is a good recipe for chocolate cake?"}).json()
+    assert body["answerable"] is False and body["citations"] == []
+
+
+def test_llm_mode_without_a_backend_says_so(client: httpx.Client, interview_text: str) -> None:
+    body = client.post("/ask", json={"question": "Where was the Xiaomen-2015 exercise held?", "mode": "llm"}).json()
+    assert body["backend"] == "extractive" and body["fallback_reason"] == "llm_not_configured"
+    assert_contract(body, interview_text)
+
+
+def test_follow_up_uses_history(client: httpx.Client) -> None:
+    first = client.post("/ask", json={"question": "Which convention was adopted in 2001?"}).json()
+    history = [
+        {"role": "user", "content": "Which convention was adopted in 2001?"},
+        {"role": "assistant", "content": first["answer"]},
+    ]
+    alone = client.post("/search", json={"query": "What complemented it later?", "top_k": 3}).json()
+    follow = client.post("/ask", json={"question": "What complemented it later?", "history": history}).json()
+    assert follow["answerable"] is True
+    assert "2009" in follow["answer"] or "Convention Against Terrorism" in follow["answer"]
+    assert alone["results"]  # sanity: the endpoint answers without history too
+
+
+def test_search(client: httpx.Client, interview_text: str) -> None:
+    body = client.post("/search", json={"query": "Xiamen-2015 Internet exercise", "top_k": 3}).json()
+    results = body["results"]
+    assert 1 <= len(results) <= 3
+    for r in results:
+        assert r["text"] == interview_text[r["start"] : r["end"]]
+        assert set(r) == {"chunk_id", "doc_id", "start", "end", "text", "score", "section"}
+    assert any("Xiaomen-2015" in r["text"] or "Xiamen-2015" in r["text"] for r in results)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+
+
+def test_document(client: httpx.Client, interview_text: str) -> None:
+    body = client.get("/documents/sysoyev-interview").json()
+    assert body["text"] == interview_text
+    assert body["meta"]["source"] == "TASS"
+    assert any(s["question"] == "What are the priority objectives of SCO RATS today?" for s in body["sections"])
+
+
+def test_unknown_document_is_404(client: httpx.Client) -> None:
+    r = client.get("/documents/no-such-doc")
+    assert r.status_code == 404
+    assert "no-such-doc" in r.json()["detail"] and "sysoyev-interview" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   \n\t "}, "question"),
+        ({"question": "x" * 2001}, "question"),
+        ({"question": "ok?", "top_k": 0}, "top_k"),
+        ({"question": "ok?", "top_k": 21}, "top_k"),
+        ({"question": "ok?", "top_k": "five"}, "top_k"),
+        ({"question": "ok?", "mode": "magic"}, "mode"),
+        ({"question": "ok?", "history": [{"role": "system", "content": "x"}]}, "history"),
+        ({"question": 42}, "question"),
+        ({}, "question"),
+        ({"question": "ok?", "surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_ask_input_is_422_naming_the_field(client: httpx.Client, body: dict[str, object], field: str) -> None:
+    r = client.post("/ask", json=body)
+    assert r.status_code == 422, r.text
+    payload = r.json()
+    assert field in payload["message"]
+    assert any(field in [str(p) for p in d["loc"]] for d in payload["detail"])
+
+
+@pytest.mark.parametrize("raw", ["{", "not json", '{"question": "a",}', "[1, 2]", "null"])
+def test_malformed_json_is_422(client: httpx.Client, raw: str) -> None:
+    r = client.post("/ask", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"query": ""}, "query"), ({"query": "x", "top_k": 0}, "top_k"), ({"query": "x", "top_k": 99}, "top_k")],
+)
+def test_bad_search_input_is_422(client: httpx.Client, body: dict[str, object], field: str) -> None:
+    r = client.post("/search", json=body)
+    assert r.status_code == 422 and field in r.json()["message"]
+
+
+def test_openapi_docs(client: httpx.Client) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert {"/ask", "/search", "/health", "/documents/{doc_id}"} <= set(spec["paths"])
+
+
+def test_server_is_real(live_server: LiveServer) -> None:
+    assert live_server.url.startswith("http://127.0.0.1:")
+    assert live_server.thread.is_alive()
