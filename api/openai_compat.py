@@ -129,12 +129,17 @@ class ChatCompletionRequest(BaseModel):
         extra="allow",
         json_schema_extra={
             "examples": [
-                {"model": MODEL_ID, "messages": [{"role": "user", "content": "How many terrorist crimes were averted in 2015?"}]}
+                {
+                    "model": MODEL_ID,
+                    "messages": [{"role": "user", "content": "How many terrorist crimes were averted in 2015?"}],
+                }
             ]
         },
     )
     model: str = Field(MODEL_ID, description=f"One of: {', '.join(MODES)}.")
-    messages: list[Message] = Field(min_length=1, description="The conversation; the last user message is the question.")
+    messages: list[Message] = Field(
+        min_length=1, description="The conversation; the last user message is the question."
+    )
     stream: bool = False
     n: int = Field(1, description="Only one choice is supported.")
     top_k: int | None = Field(default=None, ge=1, le=20, description="Passages to retrieve (an extension).")
@@ -172,7 +177,10 @@ def mode_of(model: str) -> Mode:
         return MODES[model]
     except KeyError:
         raise OpenAIError(
-            404, f"model {model!r} does not exist; use one of: {', '.join(MODES)} (see GET /v1/models)", "model", "model_not_found"
+            404,
+            f"model {model!r} does not exist; use one of: {', '.join(MODES)} (see GET /v1/models)",
+            "model",
+            "model_not_found",
         ) from None
 
 

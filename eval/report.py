@@ -157,10 +157,10 @@ def comparison_chart(results: Sequence[RunResult], path: Path) -> None:
         positions = [x + (i - (len(results) - 1) / 2) * width for x in range(len(labels))]
         ax.bar(positions, values, width, label=result.config.name)
     ax.set_xticks(range(len(labels)), labels, rotation=20)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.15)  # headroom for the legend above the bars
     ax.set_ylabel("score")
     ax.set_title("Eval: key metrics per configuration")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper right", ncol=len(results), fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

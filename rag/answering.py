@@ -1,16 +1,18 @@
 """The extractive answerer: the sentences of the retrieved chunks that best answer the question,
 quoted verbatim with `[n]` markers — or an honest "the interview does not say".
 
-Sentence score = cosine(question, sentence) + weighted share of the question's words found in
-the sentence (rare words weigh more) + a prior from the rank of the chunk it came from.
+Sentence score = cosine(question, sentence) + share of the question's words found in the
+sentence (rare words weigh more) + cosine(question, the sentence's chunk with its interview
+question) + a prior from the chunk's rank. A sentence that is itself a question never answers.
 
-Whether to answer at all is a calibrated logistic decision over evidence signals (see
-`EvidenceSignals`); its weights live in settings so they can be re-fitted on new data.
+Whether to answer at all is a logistic decision over evidence signals (`EvidenceSignals`),
+with weights fitted on labelled questions by `python -m eval.calibrate` and kept in settings.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,36 +20,101 @@ import numpy as np
 
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
-from rag.lexical import content_terms
+from rag.lexical import content_terms, stem, words
 from rag.retrieval import Query
 from rag.settings import Settings
 from rag.types import Answer, Citation, Hit
 
 NOT_IN_INTERVIEW = "The interview does not say."
-QUESTION_SENTENCE_PENALTY = 0.15
+
+_QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
+_SPECIFIC = re.compile(r"\b(?:\d[\d,.\-]*\d|\d|[A-Z][\w’'\-]*)")
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how is are was were do does did can could will would should has have had "
+    "the a an in on at of for to and or but if please tell list name give according mr mrs ms".split()
+)
+_NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen twenty thirty forty
+    fifty sixty seventy eighty ninety hundred hundreds thousand thousands million millions billion dozen dozens
+    several first second third""".split()
+)
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
+_EXPECTS_DATE = re.compile(r"^\s*(when\b|what year\b|in what year\b|which year\b|in which year\b|what date\b|on what date\b)", re.I)
+_EXPECTS_NUMBER = re.compile(r"^\s*(how many\b|how much\b|how old\b|what number\b|what percentage\b|how long\b)", re.I)
 
 
 @dataclass(frozen=True, slots=True)
 class EvidenceSignals:
-    """What the abstention decision looks at; all in [0, 1] except bm25 (raw, per query term)."""
+    """What the abstention decision looks at."""
 
-    coverage: float  # IDF-weighted share of the question's terms present in the top chunks
-    dense: float  # best cosine between question and a retrieved sentence
+    coverage: float  # IDF-weighted share of the question's terms present in the top chunks, 0..1
+    dense: float  # best cosine between question and a candidate sentence
     bm25: float  # best BM25 score divided by the number of query terms
+    missing: float  # numbers and names of the question absent from the evidence (capped at 2)
+    type_mismatch: float  # 1 when the question wants a date/number and the answer has none
+
+    def features(self) -> tuple[float, ...]:
+        return (self.coverage, self.dense, self.bm25, self.missing, self.type_mismatch)
 
     def probability(self, s: Settings) -> float:
-        z = s.refuse_bias + s.refuse_w_coverage * self.coverage + s.refuse_w_dense * self.dense + s.refuse_w_bm25 * self.bm25
-        return 1.0 / (1.0 + math.exp(-z))
+        weights = (s.refuse_w_coverage, s.refuse_w_dense, s.refuse_w_bm25, s.refuse_w_missing, s.refuse_w_type)
+        z = s.refuse_bias + sum(w * x for w, x in zip(weights, self.features(), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
 @dataclass(frozen=True, slots=True)
 class ScoredSentence:
     key: SentenceKey
     chunk_id: str
-    kind: str
     score: float
     dense: float
     lexical: float
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the extractive answerer weighed for one question."""
+
+    scored: tuple[ScoredSentence, ...]
+    chosen: tuple[ScoredSentence, ...]
+    signals: EvidenceSignals
+
+
+def is_question(sentence: str) -> bool:
+    return bool(_QUESTION_END.search(sentence.rstrip()))
+
+
+def specifics(question: str) -> list[str]:
+    """Numbers and capitalised names in a question (not its opening word or question words)."""
+    out = []
+    for m in _SPECIFIC.finditer(question):
+        token = m.group()
+        if m.start() == len(question) - len(question.lstrip()):
+            continue  # the question's first word is capitalised anyway
+        if token.lower() in _QUESTION_WORDS:
+            continue
+        out.append(token)
+    return out
+
+
+def _present(token: str, vocabulary: set[str]) -> bool:
+    parts = words(token)
+    return all(p in vocabulary or stem(p) in vocabulary or any(v.startswith(p[:5]) for v in vocabulary if len(p) >= 5) for p in parts)
+
+
+def expected_type(question: str) -> str | None:
+    if _EXPECTS_DATE.match(question):
+        return "date"
+    if _EXPECTS_NUMBER.match(question):
+        return "number"
+    return None
+
+
+def has_type(text: str, kind: str) -> bool:
+    tokens = words(text)
+    if kind == "date":
+        return any(re.fullmatch(r"(1[6-9]|20)\d\d", t) for t in tokens) or bool(_MONTHS.intersection(tokens))
+    return any(t.isdigit() for t in tokens) or bool(_NUMBER_WORDS.intersection(tokens))
 
 
 class ExtractiveAnswerer:
@@ -55,12 +122,10 @@ class ExtractiveAnswerer:
         self.index = index
         self.texts = texts
         self.settings = settings
-        self._sentence_row = index.sentence_row()
         # Document frequency per term straight from the BM25 matrix (CSC: one column per term).
         vocab: dict[str, int] = index.bm25.vocab_dict
-        indptr = np.asarray(index.bm25.scores["indptr"])
+        df = np.diff(np.asarray(index.bm25.scores["indptr"]))
         n_docs = max(len(index.chunks), 1)
-        df = np.diff(indptr)
         self._idf = {term: math.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5)) for term, i in vocab.items() if i < len(df)}
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
 
@@ -74,42 +139,52 @@ class ExtractiveAnswerer:
         total = sum(self.idf(t) for t in unique)
         return sum(self.idf(t) for t in unique if t in present) / total
 
-    def signals(self, query: Query, hits: Sequence[Hit], sentences: Sequence[ScoredSentence]) -> EvidenceSignals:
+    def signals(
+        self, query: Query, hits: Sequence[Hit], scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence]
+    ) -> EvidenceSignals:
         terms = content_terms(query.full)
-        present: set[str] = set()
-        for hit in hits[:3]:
-            present.update(content_terms(embedding_text(hit.chunk)))
-        bm25 = max((h.bm25_score or 0.0 for h in hits), default=0.0) / max(len(set(terms)), 1)
+        evidence = " ".join(embedding_text(h.chunk) for h in hits[:3])
+        present = set(content_terms(evidence))
+        vocabulary = set(words(evidence)) | present
+        missing = sum(1 for token in specifics(query.text) if not _present(token, vocabulary))
+        kind = expected_type(query.text)
+        answer_text = " ".join(self.texts[c.key.doc_id][c.key.start : c.key.end] for c in chosen)
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
-            dense=max((s.dense for s in sentences), default=0.0),
-            bm25=bm25,
+            dense=max((s.dense for s in scored), default=0.0),
+            bm25=max((h.bm25_score or 0.0 for h in hits), default=0.0) / max(len(set(terms)), 1),
+            missing=float(min(missing, 2)),
+            type_mismatch=float(kind is not None and not has_type(answer_text, kind)),
         )
 
     def score_sentences(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> list[ScoredSentence]:
         terms = content_terms(query.full)
         seen: set[SentenceKey] = set()
-        keys: list[tuple[SentenceKey, Hit, int]] = []
+        candidates: list[tuple[SentenceKey, Hit, int]] = []
         for rank, hit in enumerate(hits, 1):
             for span in hit.chunk.sentences:
                 key = SentenceKey(hit.chunk.doc_id, span.start, span.end)
-                if key not in seen:
+                if key not in seen and not is_question(self.texts[key.doc_id][key.start : key.end]):
                     seen.add(key)
-                    keys.append((key, hit, rank))
-        if not keys:
+                    candidates.append((key, hit, rank))
+        if not candidates:
             return []
-        rows = [self._sentence_row[k] for k, _, _ in keys]
-        dense = self.index.sentence_vectors[rows] @ vector
+        rows = [self.index.sentence_row[k] for k, _, _ in candidates]
+        sentence_cos = self.index.sentence_vectors[rows] @ vector
+        chunk_cos = {id(h): float(self._chunk_vector(h) @ vector) for h in hits}
         scored = []
-        for (key, hit, rank), cos in zip(keys, dense, strict=True):
-            words = set(content_terms(self.texts[key.doc_id][key.start : key.end]))
-            lexical = self.weighted_coverage(terms, words)
-            score = float(cos) + 0.5 * lexical + 0.25 / rank
+        for (key, hit, rank), cos in zip(candidates, sentence_cos, strict=True):
+            lexical = self.weighted_coverage(terms, set(content_terms(self.texts[key.doc_id][key.start : key.end])))
+            w = self.settings
+            score = float(cos) + w.answer_w_lexical * lexical + w.answer_w_chunk * chunk_cos[id(hit)] + w.answer_w_rank / rank
             if hit.chunk.kind == "question":
-                score -= QUESTION_SENTENCE_PENALTY
-            scored.append(ScoredSentence(key, hit.chunk.chunk_id, hit.chunk.kind, score, float(cos), lexical))
+                score -= w.answer_question_penalty  # the interviewer's words answer only when nothing else does
+            scored.append(ScoredSentence(key, hit.chunk.chunk_id, score, float(cos), lexical))
         scored.sort(key=lambda s: -s.score)
         return scored
+
+    def _chunk_vector(self, hit: Hit) -> np.ndarray:
+        return np.asarray(self.index.dense.reconstruct(hit.position))
 
     def select(self, scored: Sequence[ScoredSentence]) -> list[ScoredSentence]:
         s = self.settings
@@ -121,7 +196,7 @@ class ExtractiveAnswerer:
             if len(chosen) >= s.answer_max_sentences:
                 break
             size = cand.key.end - cand.key.start
-            if cand.score < scored[0].score - 0.1 or length + size > s.answer_max_chars:
+            if cand.score < scored[0].score - s.answer_margin or length + size > s.answer_max_chars:
                 continue
             chosen.append(cand)
             length += size
@@ -129,14 +204,19 @@ class ExtractiveAnswerer:
         chosen.sort(key=lambda c: (c.key.doc_id, c.key.start))
         return chosen
 
-    def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:
+    def analyse(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> Evidence:
         scored = self.score_sentences(query, vector, hits)
-        signals = self.signals(query, hits, scored)
-        if not scored or signals.probability(self.settings) < self.settings.refuse_threshold:
+        chosen = self.select(scored)
+        return Evidence(tuple(scored), tuple(chosen), self.signals(query, hits, scored, chosen))
+
+    def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:
+        evidence = self.analyse(query, vector, hits)
+        signals = evidence.signals
+        if not evidence.chosen or signals.probability(self.settings) < self.settings.refuse_threshold:
             return refusal(), signals
         parts = []
         citations = []
-        for n, sent in enumerate(self.select(scored), 1):
+        for n, sent in enumerate(evidence.chosen, 1):
             quote = self.texts[sent.key.doc_id][sent.key.start : sent.key.end]
             parts.append(f"{quote} [{n}]")
             citations.append(

@@ -8,6 +8,7 @@ Layout of `index_dir` (no pickle anywhere):
     v-<id>/chunks.jsonl          one chunk per line (offsets, text, section, sentence spans)
     v-<id>/dense.faiss           chunk vectors (exact inner product, or HNSW above a size)
     v-<id>/sentences.npy         one vector per distinct sentence (for answer selection)
+    v-<id>/sentences.faiss       the same vectors, searchable (sentence-level dense ranking)
     v-<id>/sentences.jsonl       which sentence each row is
     v-<id>/bm25/                 bm25s arrays (.npy) and vocabulary (.json)
 
@@ -45,7 +46,7 @@ from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "current"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
@@ -69,14 +70,20 @@ class SearchIndex:
     bm25: bm25s.BM25
     sentence_keys: list[SentenceKey]
     sentence_vectors: np.ndarray
+    sentence_dense: faiss.Index
     path: Path
+
+    def __post_init__(self) -> None:
+        self.sentence_row = {key: i for i, key in enumerate(self.sentence_keys)}
+        # Which chunks hold each sentence (two, where windows overlap), in chunk order.
+        self.sentence_chunks: list[list[int]] = [[] for _ in self.sentence_keys]
+        for ci, chunk in enumerate(self.chunks):
+            for span in chunk.sentences:
+                self.sentence_chunks[self.sentence_row[SentenceKey(chunk.doc_id, span.start, span.end)]].append(ci)
 
     @property
     def version(self) -> str:
         return str(self.manifest["index_id"])
-
-    def sentence_row(self) -> dict[SentenceKey, int]:
-        return {key: i for i, key in enumerate(self.sentence_keys)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +177,7 @@ def build_index(
     )
 
     dense = _dense_index(vectors, embedder.dimension, settings.ann_threshold)
+    sentence_dense = _dense_index(sentence_vectors, embedder.dimension, settings.ann_threshold)
     bm25 = _bm25(chunks)
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -186,8 +194,8 @@ def build_index(
     }
     elapsed = time.perf_counter() - began
     manifest["build_seconds"] = round(elapsed, 3)
-    path = save_index(settings.index_dir, manifest, chunks, dense, bm25, sentence_keys, sentence_vectors)
-    index = SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, path)
+    path = save_index(settings.index_dir, manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense)
+    index = SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, path)
     report = BuildReport(len(docs), len(chunks), time.perf_counter() - began, len(reused_ids), path)
     return index, report
 
@@ -236,6 +244,7 @@ def save_index(
     bm25: bm25s.BM25,
     sentence_keys: Sequence[SentenceKey],
     sentence_vectors: np.ndarray,
+    sentence_dense: faiss.Index,
 ) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     version = f"v-{manifest['index_id']}"
@@ -247,6 +256,7 @@ def save_index(
             fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
     faiss.write_index(dense, str(tmp / "dense.faiss"))
     np.save(tmp / "sentences.npy", sentence_vectors, allow_pickle=False)
+    faiss.write_index(sentence_dense, str(tmp / "sentences.faiss"))
     with (tmp / "sentences.jsonl").open("w", encoding="utf-8") as fh:
         for key in sentence_keys:
             fh.write(json.dumps([key.doc_id, key.start, key.end]) + "\n")
@@ -304,9 +314,10 @@ def check_compatible(manifest: dict[str, Any], model_name: str, dimension: int, 
     """Refuse an index built for another model, dimension or format: mixing them gives wrong answers."""
     fix = "rebuild it with `rag ingest --rebuild` (or delete the folder and restart)"
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
+        # Our own older layout: not wrong, just outdated, so it is rebuilt like a damaged one.
+        raise IndexCorruptError(
             f"index at {str(path)!r} has format version {manifest.get('format_version')!r}, "
-            f"this version of rag reads {FORMAT_VERSION}; {fix}"
+            f"this version of rag reads {FORMAT_VERSION}; rebuild with `rag ingest`"
         )
     if manifest.get("model_name") != model_name or manifest.get("dimension") != dimension:
         raise IndexMismatchError(
@@ -342,9 +353,8 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int) -> SearchInd
     verify_files(manifest, path)
     try:
         chunks = [Chunk.from_json(json.loads(line)) for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
-        dense = faiss.read_index(str(path / "dense.faiss"))
-        if isinstance(dense, faiss.IndexHNSW):
-            dense.hnsw.efSearch = HNSW_EF_SEARCH
+        dense = _read_faiss(path / "dense.faiss")
+        sentence_dense = _read_faiss(path / "sentences.faiss")
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False)
         sentence_keys = [
             SentenceKey(d, int(a), int(b))
@@ -353,9 +363,23 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int) -> SearchInd
         bm25 = bm25s.BM25.load(str(path / "bm25"), allow_pickle=False, show_progress=False, verbosity=0)
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         raise IndexCorruptError(f"index at {str(path)!r} could not be read ({exc}); rebuild with `rag ingest`") from exc
-    if len(chunks) != manifest.get("chunk_count") or dense.ntotal != len(chunks) or len(sentence_keys) != len(sentence_vectors):
+    if (
+        len(chunks) != manifest.get("chunk_count")
+        or dense.ntotal != len(chunks)
+        or not len(sentence_keys) == len(sentence_vectors) == sentence_dense.ntotal
+    ):
         raise IndexCorruptError(f"index at {str(path)!r} is inconsistent (counts differ); rebuild with `rag ingest`")
-    return SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, path)
+    try:
+        return SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, path)
+    except KeyError as exc:
+        raise IndexCorruptError(f"index at {str(path)!r} is inconsistent ({exc}); rebuild with `rag ingest`") from exc
+
+
+def _read_faiss(path: Path) -> faiss.Index:
+    index = faiss.read_index(str(path))
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
 
 
 def is_stale(index: SearchIndex, corpus_dir: Path) -> bool:

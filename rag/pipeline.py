@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.answering import NOT_IN_INTERVIEW, EvidenceSignals, ExtractiveAnswerer
+from rag.answering import NOT_IN_INTERVIEW, Evidence, EvidenceSignals, ExtractiveAnswerer
 from rag.chunking import Section, document_sections
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
@@ -117,6 +117,12 @@ class Pipeline:
 
     def sections(self, doc_id: str) -> list[Section]:
         return document_sections(self.document(doc_id).text)
+
+    def evidence(self, question: str, history: Sequence[ChatTurn] = (), top_k: int | None = None) -> tuple[list[Hit], Evidence]:
+        """What the extractive answerer sees and weighs for a question (for calibration and debugging)."""
+        self._check_question(question, "question")
+        query, vector, hits, _ = self._retrieve(question, tuple(history), top_k)
+        return hits, self.extractive.analyse(query, vector, hits)
 
     def search(self, query: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
         self._check_question(query, "query")

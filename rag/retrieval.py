@@ -64,6 +64,26 @@ class Retriever:
         scores, ids = self.index.dense.search(vector.reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def sentence_ranking(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Chunks ranked by their best sentence (max-sim): a sharp sentence in a long chunk still counts."""
+        index = self.index
+        n = min(k * 3, index.sentence_dense.ntotal)
+        if n <= 0:
+            return []
+        scores, ids = index.sentence_dense.search(vector.reshape(1, -1), n)
+        ranking: list[tuple[int, float]] = []
+        seen: set[int] = set()
+        for sid, score in zip(ids[0], scores[0], strict=True):
+            if sid < 0:
+                continue
+            for ci in index.sentence_chunks[sid]:
+                if ci not in seen:
+                    seen.add(ci)
+                    ranking.append((ci, float(score)))
+            if len(ranking) >= k:
+                break
+        return ranking[:k]
+
     def bm25_ranking(self, terms: list[str], k: int) -> list[tuple[int, float]]:
         if not terms:
             return []
@@ -82,33 +102,35 @@ class Retriever:
         top_k = top_k or s.top_k
         depth = max(s.candidates, top_k)
         dense: list[tuple[int, float]] = []
+        sentences: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if s.retrieval in ("hybrid", "dense"):
-            dense = self.dense_ranking(self.query_vector(query) if vector is None else vector, depth)
+            vector = self.query_vector(query) if vector is None else vector
+            dense = self.dense_ranking(vector, depth)
+            sentences = self.sentence_ranking(vector, depth)
         if s.retrieval in ("hybrid", "bm25"):
             # The follow-up's own words count twice: they say what is asked now.
             terms = content_terms(query.text) * 2 + content_terms(query.context)
             lexical = self.bm25_ranking(terms, depth)
-        return fuse(self.index, dense, lexical, top_k, s.rrf_k, s.dense_weight, s.bm25_weight)
+        rankings = [(dense, s.dense_weight), (sentences, s.sentence_weight), (lexical, s.bm25_weight)]
+        return fuse(self.index, rankings, dense, lexical, top_k, s.rrf_k)
 
 
 def fuse(
     index: SearchIndex,
+    rankings: list[tuple[list[tuple[int, float]], float]],
     dense: list[tuple[int, float]],
     lexical: list[tuple[int, float]],
     top_k: int,
     rrf_k: int,
-    dense_weight: float = 1.0,
-    bm25_weight: float = 1.0,
 ) -> list[Hit]:
-    """Reciprocal rank fusion: score = Σ weight / (rrf_k + rank), ranks 1-based."""
+    """Reciprocal rank fusion: score = Σ weight / (rrf_k + rank) over the rankings, ranks 1-based."""
     fused: dict[int, float] = {}
+    for ranking, weight in rankings:
+        for rank, (i, _) in enumerate(ranking, 1):
+            fused[i] = fused.get(i, 0.0) + weight / (rrf_k + rank)
     dense_info = {i: (rank, score) for rank, (i, score) in enumerate(dense, 1)}
     bm25_info = {i: (rank, score) for rank, (i, score) in enumerate(lexical, 1)}
-    for i, (rank, _) in dense_info.items():
-        fused[i] = fused.get(i, 0.0) + dense_weight / (rrf_k + rank)
-    for i, (rank, _) in bm25_info.items():
-        fused[i] = fused.get(i, 0.0) + bm25_weight / (rrf_k + rank)
     order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
     hits = []
     for i in order:
@@ -118,6 +140,7 @@ def fuse(
             Hit(
                 chunk=index.chunks[i],
                 score=fused[i],
+                position=i,
                 dense_score=d[1] if d else None,
                 bm25_score=b[1] if b else None,
                 dense_rank=d[0] if d else None,

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0.0)
+    sentence_weight: float = Field(1.0, ge=0.0)
     bm25_weight: float = Field(1.0, ge=0.0)
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
     # Above this many chunks the dense index is approximate (HNSW) instead of exact.
@@ -47,13 +48,22 @@ class Settings(BaseSettings):
     # Extractive answers.
     answer_max_sentences: int = Field(2, ge=1, le=3)
     answer_max_chars: int = Field(400, ge=50)
+    # A further sentence joins the answer only when it scores within this margin of the best.
+    answer_margin: float = Field(0.1, ge=0.0)
+    # Sentence score = cosine(question, sentence) + these weights times their signals.
+    answer_w_lexical: float = 0.5
+    answer_w_chunk: float = 0.5
+    answer_w_rank: float = 0.1
+    answer_question_penalty: float = 0.3
     # Abstention: a logistic score over evidence signals; below the threshold -> "does not say".
     # Weights calibrated on eval data by `python -m eval.calibrate` (see README).
     refuse_threshold: float = 0.5
-    refuse_bias: float = -6.0
-    refuse_w_coverage: float = 6.0
+    refuse_bias: float = -4.0
+    refuse_w_coverage: float = 3.0
     refuse_w_dense: float = 6.0
-    refuse_w_bm25: float = 0.3
+    refuse_w_bm25: float = 0.5
+    refuse_w_missing: float = -3.0
+    refuse_w_type: float = -3.0
 
     # HTTP / input limits.
     max_question_chars: int = Field(2000, ge=1)

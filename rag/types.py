@@ -72,6 +72,7 @@ class Hit:
 
     chunk: Chunk
     score: float
+    position: int = -1  # row of the chunk in the index
     dense_score: float | None = None
     bm25_score: float | None = None
     dense_rank: int | None = None

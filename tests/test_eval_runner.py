@@ -59,7 +59,7 @@ def test_summarize_known_results() -> None:
     assert s.refusal_precision == 0.5 and s.refusal_recall == 0.5
     assert s.false_refusals == 1 and s.false_refusals_per_20 == pytest.approx(20 / 3)
     assert s.followups_answered == 1.0
-    assert s.latency_p50_ms == 20.0  # of 5, 10, 20, 30, 40, 50
+    assert s.latency_p50_ms == 25.0  # median of 5, 10, 20, 30, 40, 50
     assert (s.n_items, s.n_answerable, s.n_followups) == (5, 3, 1)
     result = RunResult(RunConfig("t", "hybrid", "extractive", None), s, items, [follow])
     assert [r.id for r in result.misses()] == ["bb", "ccc", "eeeee"]

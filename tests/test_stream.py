@@ -186,7 +186,9 @@ def server_for() -> Iterator[Any]:
 
 
 def test_llm_tokens_stream_live_and_done_is_authoritative(pipeline: Pipeline, server_for: Any) -> None:
-    llm_pipeline = Pipeline(pipeline.settings, pipeline.embedder, pipeline.index, pipeline.documents, llm=ScriptedChatBackend())
+    llm_pipeline = Pipeline(
+        pipeline.settings, pipeline.embedder, pipeline.index, pipeline.documents, llm=ScriptedChatBackend()
+    )
     server = server_for(llm_pipeline)
     with server.client() as client:
         _, events = stream(client, {"question": QUESTION})

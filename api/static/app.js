@@ -151,7 +151,7 @@
   }
 
   function addUserMessage(text) {
-    const item = el("li", "message message--user");
+    const item = el("div", "message message--user");
     item.append(el("span", "visually-hidden", "You asked: "));
     item.append(el("p", "bubble bubble--user", text));
     messages.append(item);
@@ -196,7 +196,7 @@
   }
 
   function addAssistantMessage() {
-    const item = el("li", "message message--assistant is-pending");
+    const item = el("div", "message message--assistant is-pending");
     item.setAttribute("aria-busy", "true");
     const bubble = el("div", "bubble bubble--assistant");
     const label = el("p", "refusal-label", "Not in the interview");
@@ -236,9 +236,9 @@
         if (result.citations.length) extra.append(sourceList(result.citations));
         const meta = el("p", "meta");
         meta.append(el("span", "meta__label", "Backend: "), el("span", "backend", describeBackend(result.backend)));
-        if (result.timings_ms && typeof result.timings_ms.total === "number") {
-          meta.append(document.createTextNode(` · ${Math.round(result.timings_ms.total)} ms`));
-        }
+        const timings = result.timings_ms || {};
+        if (timings.cached) meta.append(document.createTextNode(" · from cache"));
+        else if (typeof timings.total === "number") meta.append(document.createTextNode(` · ${Math.round(timings.total)} ms`));
         extra.append(meta);
         scrollToEnd(false);
       },
@@ -410,11 +410,16 @@
     mark.scrollIntoView({ block: whole ? "center" : "nearest" });
   }
 
+  function markActive(trigger) {
+    if (state.panelTrigger) state.panelTrigger.classList.remove("is-active");
+    if (trigger) trigger.classList.add("is-active");
+  }
+
   async function openSource(citation, trigger) {
+    markActive(trigger);
     state.panelTrigger = trigger;
     state.panelView = null;
     panel.hidden = false;
-    document.body.classList.add("has-panel");
     $("panel-number").textContent = `Source ${citation.n}`;
     $("panel-title").textContent = citation.doc_id;
     $("panel-status").textContent = "Loading the passage…";
@@ -442,8 +447,8 @@
   function closePanel(restoreFocus = true) {
     if (panel.hidden) return;
     panel.hidden = true;
-    document.body.classList.remove("has-panel");
     const trigger = state.panelTrigger;
+    markActive(null);
     state.panelTrigger = null;
     state.panelView = null;
     if (restoreFocus && trigger && trigger.isConnected) trigger.focus();
