@@ -80,6 +80,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.settings = settings
     app.state.pipeline = pipeline
+    # Body size, API key, concurrency limit (issue #6); added first so later middleware wraps them.
+    from api.security import install_security
+
+    install_security(app, settings)
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -39,17 +39,24 @@ def features(pipeline: Pipeline, items: list[dict[str, object]]) -> tuple[np.nda
 def fit_logistic(
     x: np.ndarray, y: np.ndarray, l2: float = 0.05, steps: int = 20000, lr: float = 0.1
 ) -> tuple[float, np.ndarray]:
-    """Plain gradient descent; a handful of features needs nothing more."""
+    """Plain gradient descent on standardised features; a handful of features needs nothing more.
+
+    Returns the bias and weights for the raw (unstandardised) features.
+    """
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    z = (x - mean) / std
     # Answerable items outnumber the rest: weigh classes equally.
     weights_per_item = np.where(y == 1, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1))
     w = np.zeros(x.shape[1])
     b = 0.0
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-(x @ w + b)))
+        p = 1 / (1 + np.exp(-(z @ w + b)))
         g = (p - y) * weights_per_item
-        w -= lr * (x.T @ g + l2 * w)
+        w -= lr * (z.T @ g + l2 * w)
         b -= lr * g.sum()
-    return b, w
+    raw_w = w / std
+    return float(b - (raw_w * mean).sum()), raw_w
 
 
 def report(name: str, p: np.ndarray, y: np.ndarray, threshold: float) -> None:

@@ -27,6 +27,7 @@ from rag.types import Answer, Citation, Hit
 
 NOT_IN_INTERVIEW = "The interview does not say."
 
+_TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 _QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
 _SPECIFIC = re.compile(r"\b(?:\d[\d,.\-]*\d|\d|[A-Z][\w’'\-]*)")
 _QUESTION_WORDS = frozenset(
@@ -128,6 +129,13 @@ class ExtractiveAnswerer:
         n_docs = max(len(index.chunks), 1)
         self._idf = {term: math.log(1 + (n_docs - df[i] + 0.5) / (df[i] + 0.5)) for term, i in vocab.items() if i < len(df)}
         self._unknown_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+        # The opening sentence of each answer: when the question repeats the interviewer's, it leads.
+        self._lead_sentence: dict[int, SentenceKey] = {}
+        for position, chunk in enumerate(index.chunks):
+            section = index.chunk_section[position]
+            if chunk.kind == "answer" and section >= 0 and section not in self._lead_sentence:
+                first = chunk.sentences[0]
+                self._lead_sentence[section] = SentenceKey(chunk.doc_id, first.start, first.end)
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unknown_idf)
@@ -169,22 +177,43 @@ class ExtractiveAnswerer:
                     candidates.append((key, hit, rank))
         if not candidates:
             return []
+        context_cos = {id(h): self._context_cos(h, vector) for h in hits}
+        w = self.settings
+        leads: dict[SentenceKey, float] = {}
+        for hit in hits:
+            section = self.index.chunk_section[hit.position]
+            lead = self._lead_sentence.get(section)
+            if lead is not None:
+                match = float(self.index.section_vectors[section] @ vector)
+                if match >= w.answer_match_threshold:
+                    leads[lead] = match
+                    if lead not in seen and lead.doc_id == hit.chunk.doc_id:
+                        seen.add(lead)
+                        candidates.append((lead, hit, hits.index(hit) + 1))
         rows = [self.index.sentence_row[k] for k, _, _ in candidates]
         sentence_cos = self.index.sentence_vectors[rows] @ vector
-        chunk_cos = {id(h): float(self._chunk_vector(h) @ vector) for h in hits}
         scored = []
-        for (key, hit, rank), cos in zip(candidates, sentence_cos, strict=True):
-            lexical = self.weighted_coverage(terms, set(content_terms(self.texts[key.doc_id][key.start : key.end])))
-            w = self.settings
-            score = float(cos) + w.answer_w_lexical * lexical + w.answer_w_chunk * chunk_cos[id(hit)] + w.answer_w_rank / rank
+        for (key, hit, rank), cos, row in zip(candidates, sentence_cos, rows, strict=True):
+            sentence = self.texts[key.doc_id][key.start : key.end]
+            lexical = self.weighted_coverage(terms, set(content_terms(sentence)))
+            score = float(cos) + w.answer_w_lexical * lexical + w.answer_w_chunk * context_cos[id(hit)] + w.answer_w_rank / rank
             if hit.chunk.kind == "question":
                 score -= w.answer_question_penalty  # the interviewer's words answer only when nothing else does
-            scored.append(ScoredSentence(key, hit.chunk.chunk_id, score, float(cos), lexical))
+            if not _TERMINAL.search(sentence):
+                score -= w.answer_heading_penalty  # a headline or byline, not a statement
+            if key in leads:
+                score += w.answer_w_match * leads[key]
+            inside = hit.chunk.start <= key.start and key.end <= hit.chunk.end
+            chunk_id = hit.chunk.chunk_id if inside else self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
+            scored.append(ScoredSentence(key, chunk_id, score, float(cos), lexical))
         scored.sort(key=lambda s: -s.score)
         return scored
 
-    def _chunk_vector(self, hit: Hit) -> np.ndarray:
-        return np.asarray(self.index.dense.reconstruct(hit.position))
+    def _context_cos(self, hit: Hit, vector: np.ndarray) -> float:
+        """How well the chunk, or the interviewer's question it answers, matches the question."""
+        chunk = float(np.asarray(self.index.dense.reconstruct(hit.position)) @ vector)
+        section = self.index.chunk_section[hit.position]
+        return max(chunk, float(self.index.section_vectors[section] @ vector)) if section >= 0 else chunk
 
     def select(self, scored: Sequence[ScoredSentence]) -> list[ScoredSentence]:
         s = self.settings

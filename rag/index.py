@@ -7,6 +7,7 @@ Layout of `index_dir` (no pickle anywhere):
                                  SHA-256 of each corpus file and of each index file, counts
     v-<id>/chunks.jsonl          one chunk per line (offsets, text, section, sentence spans)
     v-<id>/dense.faiss           chunk vectors (exact inner product, or HNSW above a size)
+    v-<id>/sections.npy          one vector per distinct section (the interviewer's question)
     v-<id>/sentences.npy         one vector per distinct sentence (for answer selection)
     v-<id>/sentences.faiss       the same vectors, searchable (sentence-level dense ranking)
     v-<id>/sentences.jsonl       which sentence each row is
@@ -46,7 +47,7 @@ from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURRENT = "current"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
@@ -71,9 +72,13 @@ class SearchIndex:
     sentence_keys: list[SentenceKey]
     sentence_vectors: np.ndarray
     sentence_dense: faiss.Index
+    section_vectors: np.ndarray
     path: Path
 
     def __post_init__(self) -> None:
+        self.sections = distinct_sections(self.chunks)
+        row = {text: i for i, text in enumerate(self.sections)}
+        self.chunk_section = [row.get(c.section, -1) if c.section else -1 for c in self.chunks]
         self.sentence_row = {key: i for i, key in enumerate(self.sentence_keys)}
         # Which chunks hold each sentence (two, where windows overlap), in chunk order.
         self.sentence_chunks: list[list[int]] = [[] for _ in self.sentence_keys]
@@ -122,6 +127,10 @@ def _bm25(chunks: Sequence[Chunk]) -> bm25s.BM25:
     return model
 
 
+def distinct_sections(chunks: Sequence[Chunk]) -> list[str]:
+    return list(dict.fromkeys(c.section for c in chunks if c.section))
+
+
 def _unique_sentences(chunks: Sequence[Chunk]) -> list[SentenceKey]:
     seen: dict[SentenceKey, None] = {}
     for chunk in chunks:
@@ -161,7 +170,8 @@ def build_index(
     reused_ids = {d.doc_id for d in docs if reusable.get(d.doc_id) == d.sha256}
     vectors = _reuse_or_encode(
         embedder,
-        [(c.chunk_id if c.doc_id in reused_ids else None, embedding_text(c)) for c in chunks],
+        # Chunk text alone: the question as a prefix blurs what the chunk itself says (measured).
+        [(c.chunk_id if c.doc_id in reused_ids else None, c.text) for c in chunks],
         old_vectors,
         "embedding chunks",
         progress,
@@ -176,6 +186,9 @@ def build_index(
         progress,
     )
 
+    sections = distinct_sections(chunks)
+    old_sections = dict(zip(previous.sections, previous.section_vectors, strict=True)) if previous is not None and reusable else {}
+    section_vectors = _reuse_or_encode(embedder, [(t, t) for t in sections], old_sections, "embedding sections", progress)
     dense = _dense_index(vectors, embedder.dimension, settings.ann_threshold)
     sentence_dense = _dense_index(sentence_vectors, embedder.dimension, settings.ann_threshold)
     bm25 = _bm25(chunks)
@@ -194,8 +207,10 @@ def build_index(
     }
     elapsed = time.perf_counter() - began
     manifest["build_seconds"] = round(elapsed, 3)
-    path = save_index(settings.index_dir, manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense)
-    index = SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, path)
+    path = save_index(
+        settings.index_dir, manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, section_vectors
+    )
+    index = SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, section_vectors, path)
     report = BuildReport(len(docs), len(chunks), time.perf_counter() - began, len(reused_ids), path)
     return index, report
 
@@ -245,6 +260,7 @@ def save_index(
     sentence_keys: Sequence[SentenceKey],
     sentence_vectors: np.ndarray,
     sentence_dense: faiss.Index,
+    section_vectors: np.ndarray,
 ) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     version = f"v-{manifest['index_id']}"
@@ -257,6 +273,7 @@ def save_index(
     faiss.write_index(dense, str(tmp / "dense.faiss"))
     np.save(tmp / "sentences.npy", sentence_vectors, allow_pickle=False)
     faiss.write_index(sentence_dense, str(tmp / "sentences.faiss"))
+    np.save(tmp / "sections.npy", section_vectors, allow_pickle=False)
     with (tmp / "sentences.jsonl").open("w", encoding="utf-8") as fh:
         for key in sentence_keys:
             fh.write(json.dumps([key.doc_id, key.start, key.end]) + "\n")
@@ -355,6 +372,7 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int) -> SearchInd
         chunks = [Chunk.from_json(json.loads(line)) for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
         dense = _read_faiss(path / "dense.faiss")
         sentence_dense = _read_faiss(path / "sentences.faiss")
+        section_vectors = np.load(path / "sections.npy", allow_pickle=False)
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False)
         sentence_keys = [
             SentenceKey(d, int(a), int(b))
@@ -370,9 +388,12 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int) -> SearchInd
     ):
         raise IndexCorruptError(f"index at {str(path)!r} is inconsistent (counts differ); rebuild with `rag ingest`")
     try:
-        return SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, path)
+        index = SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, section_vectors, path)
     except KeyError as exc:
         raise IndexCorruptError(f"index at {str(path)!r} is inconsistent ({exc}); rebuild with `rag ingest`") from exc
+    if len(index.sections) != len(section_vectors):
+        raise IndexCorruptError(f"index at {str(path)!r} is inconsistent (sections differ); rebuild with `rag ingest`")
+    return index
 
 
 def _read_faiss(path: Path) -> faiss.Index:

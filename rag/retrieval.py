@@ -113,7 +113,7 @@ class Retriever:
             terms = content_terms(query.text) * 2 + content_terms(query.context)
             lexical = self.bm25_ranking(terms, depth)
         rankings = [(dense, s.dense_weight), (sentences, s.sentence_weight), (lexical, s.bm25_weight)]
-        return fuse(self.index, rankings, dense, lexical, top_k, s.rrf_k)
+        return fuse(self.index, rankings, dense, lexical, top_k, s.rrf_k, s.fusion)
 
 
 def fuse(
@@ -123,10 +123,19 @@ def fuse(
     lexical: list[tuple[int, float]],
     top_k: int,
     rrf_k: int,
+    method: str = "rrf",
 ) -> list[Hit]:
-    """Reciprocal rank fusion: score = Σ weight / (rrf_k + rank) over the rankings, ranks 1-based."""
+    """Reciprocal rank fusion: score = Σ weight / (rrf_k + rank) over the rankings, ranks 1-based.
+
+    With method="scores", each ranking's scores are min-max normalised and summed instead.
+    """
     fused: dict[int, float] = {}
     for ranking, weight in rankings:
+        if method == "scores" and ranking:
+            top, low = ranking[0][1], ranking[-1][1]
+            for i, score in ranking:
+                fused[i] = fused.get(i, 0.0) + weight * ((score - low) / (top - low) if top > low else 1.0)
+            continue
         for rank, (i, _) in enumerate(ranking, 1):
             fused[i] = fused.get(i, 0.0) + weight / (rrf_k + rank)
     dense_info = {i: (rank, score) for rank, (i, score) in enumerate(dense, 1)}

@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20)
     candidates: int = Field(20, ge=1, le=200)
     rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0.0)
+    # "scores": min-max normalised scores summed (measured best here); "rrf": reciprocal rank fusion.
+    fusion: Literal["rrf", "scores"] = "scores"
+    dense_weight: float = Field(0.5, ge=0.0)
     sentence_weight: float = Field(1.0, ge=0.0)
     bm25_weight: float = Field(1.0, ge=0.0)
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
@@ -55,15 +57,19 @@ class Settings(BaseSettings):
     answer_w_chunk: float = 0.5
     answer_w_rank: float = 0.1
     answer_question_penalty: float = 0.3
+    answer_heading_penalty: float = 0.3
+    # A question this close (cosine) to one of the interviewer's gets that answer's opening sentence.
+    answer_match_threshold: float = 0.75
+    answer_w_match: float = 0.5
     # Abstention: a logistic score over evidence signals; below the threshold -> "does not say".
     # Weights calibrated on eval data by `python -m eval.calibrate` (see README).
-    refuse_threshold: float = 0.5
-    refuse_bias: float = -4.0
-    refuse_w_coverage: float = 3.0
-    refuse_w_dense: float = 6.0
-    refuse_w_bm25: float = 0.5
-    refuse_w_missing: float = -3.0
-    refuse_w_type: float = -3.0
+    refuse_threshold: float = 0.37
+    refuse_bias: float = -1.134
+    refuse_w_coverage: float = 1.418
+    refuse_w_dense: float = 1.632
+    refuse_w_bm25: float = 0.347
+    refuse_w_missing: float = -2.179
+    refuse_w_type: float = -3.736
 
     # HTTP / input limits.
     max_question_chars: int = Field(2000, ge=1)

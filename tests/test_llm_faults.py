@@ -19,6 +19,7 @@ from rag.settings import get_settings
 from rag.types import Answer, Chunk, Hit
 from tests.llm_servers import (
     FakeWireServer,
+    Reply,
     body_reply,
     free_port,
     json_reply,
@@ -48,11 +49,11 @@ def ollama_backend(server_url: str, **kwargs: object) -> OllamaBackend:
 BACKENDS = [pytest.param(openai_backend, id="openai"), pytest.param(ollama_backend, id="ollama")]
 
 
-def ok_reply(make: MakeBackend, text: str) -> object:
+def ok_reply(make: MakeBackend, text: str) -> Reply:
     return json_reply(openai_completion(text)) if make is openai_backend else json_reply(ollama_chat(text))
 
 
-def stream_reply(make: MakeBackend, pieces: list[str], cut_after: int | None = None) -> object:
+def stream_reply(make: MakeBackend, pieces: list[str], cut_after: int | None = None) -> Reply:
     if make is openai_backend:
         return openai_sse_reply(pieces, cut_after=cut_after)
     return ollama_lines_reply(pieces, cut_after=cut_after)
@@ -241,7 +242,7 @@ def test_openai_request_carries_model_max_tokens_and_key() -> None:
     assert request.body["model"] == "my-model"
     assert request.body["max_tokens"] == 77
     assert request.body["temperature"] == 0.2
-    assert request.body["stream"] is False
+    assert request.body["stream"] is True  # even for complete(): see rag/llm/openai.py
     assert request.body["messages"] == [{"role": m.role, "content": m.content} for m in MESSAGES]
 
 

@@ -3,7 +3,8 @@
 Passage n is `hits[n - 1].chunk`. The model's own numbers are kept; only markers for passages
 it was given survive, and each surviving `[n]` gets a Citation. Any LLMError, or an answer
 that fails the grounding check, returns `fallback(reason)` instead (the pipeline passes a
-function giving the extractive answer with `fallback_reason=reason`).
+function giving the extractive answer with `fallback_reason=reason`). A reply is first cut
+where the model starts echoing the prompt's structure (a `<passage` tag, a `Question:` line).
 
 A refusal ("The interview does not say.") is accepted as it is: `answerable=False`, no
 citations, no fallback. Refusing cites nothing, so there is nothing to ground, and when the
@@ -33,6 +34,11 @@ DEFAULT_PROMPT_TOKENS = 1536
 
 Fallback = Callable[[str], Answer]
 
+# Where a model starts echoing the prompt's own structure; the reply is cut there. Small base
+# models go on to invent passages of their own (`<passage n="4">…`) after their answer.
+_PROMPT_ECHO = re.compile(r"<\s*/?\s*(?:passage|question)|^\s*(?:question|passages)\s*:", re.IGNORECASE | re.MULTILINE)
+# An unfinished fragment after the last citation (the model ran out of tokens, or babbled).
+_UNFINISHED_TAIL = re.compile(r"(?<=\])[.!?]?([^\]]*)$")
 _REFUSAL_START = re.compile(r"^\W*the interview does not (say|state|mention)", re.IGNORECASE)
 _REFUSAL_ANY = re.compile(r"\b(does|do|did) not (say|state|mention|contain)\b", re.IGNORECASE)
 
@@ -42,14 +48,29 @@ def backend_label(backend: ChatBackend, settings: Settings) -> str:
 
 
 def _prompt(question: str, history: Sequence[ChatTurn], hits: Sequence[Hit], settings: Settings) -> Prompt:
+    # Both settings are optional until rag/settings.py defines them.
     budget = int(getattr(settings, "llm_prompt_tokens", DEFAULT_PROMPT_TOKENS))
-    return build_prompt(question, history, [hit.chunk.text for hit in hits], budget_tokens=budget)
+    system_role = bool(getattr(settings, "llm_system_role", False))
+    passages = [hit.chunk.text for hit in hits]
+    return build_prompt(question, history, passages, budget_tokens=budget, system_role=system_role)
+
+
+def _trim(raw: str) -> str:
+    """The reply without echoed prompt structure or an unfinished tail after its last citation."""
+    echo = _PROMPT_ECHO.search(raw)
+    text = (raw if echo is None else raw[: echo.start()]).strip()
+    tail = _UNFINISHED_TAIL.search(text)
+    if tail is not None and tail.group(1).strip() and tail.group(1).rstrip()[-1] not in ".!?\"')”’":
+        text = text[: tail.start(1)].rstrip()
+    return text
 
 
 def finish_answer(raw: str, hits: Sequence[Hit], label: str, generate_ms: float, fallback: Fallback) -> Answer:
     """The checked Answer for the model's reply `raw`, given the passages it saw (`hits`)."""
     timings = {"generate": round(generate_ms, 1)}
-    cited = extract_citations(raw, len(hits))
+    cited = extract_citations(_trim(raw), len(hits))
+    if not cited.text:
+        return fallback("empty_answer")
     if _REFUSAL_START.search(cited.text) or (not cited.numbers and _REFUSAL_ANY.search(cited.text)):
         return Answer(REFUSAL, False, (), label, None, timings)
     grounding = check_grounding(cited.text, {n: hits[n - 1].chunk.text for n in cited.numbers})

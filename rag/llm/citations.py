@@ -15,7 +15,7 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 MAX_RANGE = 20
-_GROUP = re.compile(r"\[([^\[\]\n]{0,60})\]")
+_GROUP = re.compile(r"\[([^\[\]]{0,60})\]")
 _ITEM = re.compile(r"(?:(?:passages?|p\.?)\s*)?([0-9]{1,6})(?:\s*[-–]\s*([0-9]{1,6}))?", re.IGNORECASE)
 _SEP = re.compile(r"\s*[,;]\s*|\s+and\s+", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")  # any Unicode digit: `[٣]` is junk, not 3

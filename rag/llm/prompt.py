@@ -6,6 +6,11 @@ no passage can close its own delimiter or open a fake one. Tokens are estimated 
 When the prompt is too long, the oldest history turns go first (history keeps at most a
 quarter of the room until the passages are placed), then the lowest-ranked passages: the
 kept passages are always the prefix 1..k, so passage n stays `hits[n - 1]`.
+
+The rules (`SYSTEM_PROMPT`) go at the top of the last user message by default, right before
+the passages, and not in a system message: llama-cpp-python's `gemma` chat format silently
+drops system messages (Gemma has no system role), and a small model follows rules that sit
+next to the question better. `system_role=True` sends them as a system message instead.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ SYSTEM_PROMPT = (
 
 # Per-message overhead of chat templates, in tokens (role markers, separators).
 MESSAGE_OVERHEAD = 4
-_TAG = re.compile(r"<(?=\s*/?\s*passages?\b)", re.IGNORECASE)
+_TAG = re.compile(r"<(?=\s*/?\s*passage)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,14 @@ def _cost(text: str) -> int:
     return estimate_tokens(text) + MESSAGE_OVERHEAD
 
 
-def build_prompt(question: str, history: Sequence[ChatTurn], passages: Sequence[str], *, budget_tokens: int) -> Prompt:
+def build_prompt(
+    question: str,
+    history: Sequence[ChatTurn],
+    passages: Sequence[str],
+    *,
+    budget_tokens: int,
+    system_role: bool = False,
+) -> Prompt:
     """Messages for `question` (the last user turn) with as much evidence and history as fit."""
     question = defuse(question)
     fixed = _cost(SYSTEM_PROMPT) + _cost(_user_message([], ""))
@@ -106,10 +118,11 @@ def build_prompt(question: str, history: Sequence[ChatTurn], passages: Sequence[
 
     take_history(left)  # older turns may use whatever the passages left over
 
-    messages = (
-        ChatMessage("system", SYSTEM_PROMPT),
-        *reversed(kept_turns),
-        ChatMessage("user", _user_message(kept_passages, question)),
-    )
+    # The fixed cost above counts the rules as a message of their own, an upper bound either way.
+    user = _user_message(kept_passages, question)
+    if system_role:
+        messages = (ChatMessage("system", SYSTEM_PROMPT), *reversed(kept_turns), ChatMessage("user", user))
+    else:
+        messages = (*reversed(kept_turns), ChatMessage("user", f"{SYSTEM_PROMPT}\n\n{user}"))
     est = sum(_cost(m.content) for m in messages)
     return Prompt(messages, len(kept_passages), len(kept_turns), est)
