@@ -107,6 +107,17 @@ async def send_json(
     await JSONResponse(content, status_code=status, headers=dict(headers or {}))(scope, receive, send)
 
 
+async def refuse_unread(
+    scope: Scope, receive: Receive, send: Send, status: int, content: object, headers: dict[str, str]
+) -> None:
+    """A refusal sent before the app reads the body: with a body on its way, close the connection
+    after it, so the server does not go on receiving (and discarding) what nobody will read."""
+    request = Headers(scope=scope)
+    if request.get("content-length", "0") != "0" or "transfer-encoding" in request:
+        headers = {**headers, "Connection": "close"}
+    await send_json(scope, receive, send, status, content, headers)
+
+
 # ---------------------------------------------------------------------------- API key
 
 
@@ -137,7 +148,7 @@ class ApiKeyMiddleware:
         else:
             detail = f"this server needs an API key: {KEY_HOWTO}"
             challenge = "Bearer"
-        await send_json(scope, receive, send, 401, {"detail": detail}, {"WWW-Authenticate": challenge})
+        await refuse_unread(scope, receive, send, 401, {"detail": detail}, {"WWW-Authenticate": challenge})
 
     @staticmethod
     def is_public(scope: Scope) -> bool:
@@ -199,7 +210,7 @@ class BodyGuardMiddleware:
 
     @staticmethod
     async def refuse(scope: Scope, receive: Receive, send: Send, status: int, content: dict[str, Any]) -> None:
-        # The rest of the body is never read: close rather than leave it to the next request.
+        # The rest of the body is never read: close rather than receive it for nothing.
         await send_json(scope, receive, send, status, content, {"Connection": "close"})
 
 
@@ -307,7 +318,7 @@ class ConcurrencyLimitMiddleware:
                 f"the server is already answering {self.max_concurrency} requests (RAG_MAX_CONCURRENCY); "
                 "retry in a second"
             )
-            await send_json(scope, receive, send, 503, {"detail": detail}, {"Retry-After": "1"})
+            await refuse_unread(scope, receive, send, 503, {"detail": detail}, {"Retry-After": "1"})
             return
         self.in_flight += 1
         try:

@@ -489,6 +489,7 @@ def measure_scale_point(
     ann_threshold: int | None = None,
     serve: bool = True,
     progress: bool = True,
+    server_env: dict[str, str] | None = None,
 ) -> ScalePoint:
     """Build a synthetic corpus of `n_chunks` chunks, index it, and time /search over it.
 
@@ -537,7 +538,7 @@ def measure_scale_point(
 
     search_http = ready = peak = None
     if serve:
-        extra = {"RAG_ANN_THRESHOLD": str(settings.ann_threshold)}
+        extra = {**(server_env or {}), "RAG_ANN_THRESHOLD": str(settings.ann_threshold)}
         server = ServerProcess(index_dir, corpus_dir, workdir / f"server-{n_chunks}.log", **extra)
         try:
             ready = server.wait_first_answer()
@@ -588,6 +589,7 @@ class Results:
     machine: Machine
     endpoint: str | None
     questions: int
+    server_env: dict[str, str] = field(default_factory=dict)
     floor: LatencyStats | None = None
     ask_cold: Timed | None = None
     ask_repeated: Timed | None = None
@@ -676,6 +678,7 @@ def markdown(r: Results, chart: str | None) -> str:
         f"- load average (1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in m.load_before)}, "
         f"after: {' / '.join(f'{x:.2f}' for x in m.load_after)}",
         f"- target: {r.endpoint or 'a server started by the benchmark'}; {r.questions} gold questions; run took {r.seconds:.0f} s",
+        f"- extra server environment: {' '.join(f'{k}={v}' for k, v in r.server_env.items()) or 'none'}",
         "",
         "## Targets",
         "",
@@ -900,7 +903,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--duration", type=float, default=None, help="seconds per throughput level (default 5, quick 2)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder (default eval/reports)")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the servers it starts (repeatable), e.g. OMP_NUM_THREADS=1 or RAG_CACHE_SIZE=0",
+    )
     return p
+
+
+def _server_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {}
+    for item in args.server_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--server-env takes NAME=VALUE, got {item!r}")
+        env[name] = value
+    return env
 
 
 def _sizes(args: argparse.Namespace) -> list[int]:
@@ -926,12 +946,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
 
     began = time.perf_counter()
     sizes = _sizes(args)
+    env = _server_env(args)
     questions = load_questions()
     duration = args.duration or (2.0 if args.quick else 5.0)
     settings = get_settings()
-    r = Results(
-        _command(argv), datetime.now(UTC).isoformat(timespec="seconds"), machine_info(), args.endpoint, len(questions)
-    )
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    r = Results(_command(argv), created, machine_info(), args.endpoint, len(questions), env)
     _say(f"machine: {r.machine.cpu}, {r.machine.cores} cores, {r.machine.ram_gb} GB RAM; load {r.machine.load_before}")
     _say(f"command: {r.command}")
     if r.machine.load_before[0] > r.machine.cores:
@@ -953,13 +973,13 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
         try:
             if url is None:
                 _say("start-up without an index…")
-                cold = ServerProcess(tmp / "empty-index", settings.corpus_dir, tmp / "server-noindex.log")
+                cold = ServerProcess(tmp / "empty-index", settings.corpus_dir, tmp / "server-noindex.log", **env)
                 try:
                     r.ready_without_index_s = cold.wait_first_answer()
                 finally:
                     cold.stop()
                 _say("start-up with the index…")
-                server = ServerProcess(index_dir, settings.corpus_dir, tmp / "server.log")
+                server = ServerProcess(index_dir, settings.corpus_dir, tmp / "server.log", **env)
                 r.ready_with_index_s = server.wait_first_answer()
                 url = server.url
 
@@ -1010,7 +1030,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
             for i, size in enumerate(sizes):
                 _say(f"scale: {size:,} chunks…")
                 part = pool[i * per_size : (i + 1) * per_size]
-                r.scale.append(measure_scale_point(size, tmp, embedder, part, ann_threshold=args.ann_threshold))
+                r.scale.append(
+                    measure_scale_point(size, tmp, embedder, part, ann_threshold=args.ann_threshold, server_env=env)
+                )
                 gc.collect()
 
     r.machine = Machine(**{**asdict(r.machine), "load_after": os.getloadavg()})

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(256, ge=1)
     llm_retries: int = Field(2, ge=0, le=10)
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    # Room for the LLM prompt (approx. chars/4): a 2048-token context less llm_max_tokens and slack.
+    llm_prompt_tokens: int = Field(1536, ge=256)
+    # Send the answer rules as a system message; off because llama-cpp-python's gemma format drops them.
+    llm_system_role: bool = False
 
     @field_validator("llm_backend")
     @classmethod

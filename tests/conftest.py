@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -19,6 +20,9 @@ import uvicorn
 from rag.embedding import Embedder
 from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from tests.llm_servers import LlamaServer
 
 CORPUS = PROJECT_ROOT / "corpus"
 INTERVIEW = CORPUS / "sysoyev-interview.txt"
@@ -77,7 +81,8 @@ class LiveServer:
     thread: threading.Thread
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("timeout", 30.0)
+        return httpx.Client(base_url=self.url, **kwargs)  # type: ignore[arg-type]
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -120,3 +125,13 @@ def live_server(pipeline: Pipeline) -> Iterator[LiveServer]:
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with live_server.client() as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[LlamaServer]:
+    """A real llama.cpp server (Gemma 3 270M) on a free 127.0.0.1 port, once per session."""
+    from tests.llm_servers import start_llama_server
+
+    server = start_llama_server()
+    yield server
+    server.stop()

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -57,6 +58,16 @@ SCHEMA_CHECKS = [
 #   POST /v1/chat/completions 200 with "stream": true: text/event-stream, documented as JSON.
 KNOWN_GAPS = {"POST /ask/stream", "POST /v1/chat/completions"}
 
+QUESTION = "How many terrorist crimes were averted in 2015?"
+# Cases random generation rarely reaches: the real document, a streamed chat completion.
+EXPLICIT: list[tuple[str, dict[str, Any]]] = [
+    ("GET /documents/{doc_id}", {"path_parameters": {"doc_id": "sysoyev-interview"}}),
+    ("POST /ask", {"body": {"question": QUESTION, "top_k": 3}}),
+    ("POST /ask/stream", {"body": {"question": QUESTION}}),
+    ("POST /v1/chat/completions", {"body": {"messages": [{"role": "user", "content": QUESTION}]}}),
+    ("POST /v1/chat/completions", {"body": {"messages": [{"role": "user", "content": QUESTION}], "stream": True}}),
+]
+
 
 @pytest.fixture(scope="module")
 def fuzz_server(pipeline: Pipeline) -> Iterator[LiveServer]:
@@ -75,7 +86,20 @@ def test_generated_requests_get_no_5xx_and_conform_to_the_schema(fuzz_server: Li
     statuses: Counter[tuple[str, int]] = Counter()
     failures: list[str] = []
 
+    for label, data in EXPLICIT:
+        operation = schema.find_operation_by_label(label)
+        assert operation is not None, f"{label} is not in the schema"
+        case = operation.Case(media_type="application/json" if "body" in data else None, **data)
+        response = case.call(base_url=fuzz_server.url, session=session, timeout=60)
+        sent[label] += 1
+        statuses[(label, response.status_code)] += 1
+        assert response.status_code == 200, (label, response.status_code, response.text[:500])
+        validate(case, response, texts)
+
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            failures.append(f"an operation the schema does not describe properly: {result.err()}")
+            continue
         operation = result.ok()
         for mode, examples in EXAMPLES.items():
 
@@ -138,11 +162,13 @@ def validate(case: Case, response: Any, texts: DocumentTexts) -> None:
         return
     case.validate_response(response, checks=[not_a_server_error])
     if label == "POST /ask/stream":
-        case.validate_response(response, checks=[status_code_conformance, response_headers_conformance])
+        case.validate_response(
+            response, checks=[status_code_conformance, content_type_conformance, response_headers_conformance]
+        )
         if status == 200:
             check_answer_stream(response.text, texts)
         else:
-            case.validate_response(response, checks=[content_type_conformance, response_schema_conformance])
+            case.validate_response(response, checks=[response_schema_conformance])
     elif status in (400, 404, 422) and "error" in response.json():
         check_openai_error(response.json())
     elif status == 200 and content_type.startswith("text/event-stream"):

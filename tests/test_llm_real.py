@@ -20,7 +20,7 @@ from rag.llm import REFUSAL, ChatMessage, OpenAIBackend, answer_with_llm, stream
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Chunk, Hit
 from tests.conftest import ARTIFACTS, INTERVIEW
-from tests.llm_servers import LlamaServer, llama_cpp_available, start_llama_server
+from tests.llm_servers import LlamaServer, llama_cpp_available
 
 if not llama_cpp_available() and os.environ.get("CI") != "true":
     pytest.skip(
@@ -54,11 +54,9 @@ def fallback(reason: str) -> Answer:
 
 
 @pytest.fixture(scope="session")
-def llama() -> Iterator[LlamaServer]:
-    server = start_llama_server()
-    TIMINGS["server_start_s"] = round(server.startup_s, 2)
-    yield server
-    server.stop()
+def llama(llama_server: LlamaServer) -> Iterator[LlamaServer]:
+    TIMINGS["server_start_s"] = round(llama_server.startup_s, 2)
+    yield llama_server
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "llm-timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
 

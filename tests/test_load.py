@@ -4,6 +4,7 @@ concurrency 16, no errors, every citation an exact quote of the document."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_over_the_concurrency_limit_the_refusals_are_counted_as_errors(pipeline:
 
 def test_citation_check() -> None:
     text = "The SCO was founded in 2001."
-    good = {
+    good: dict[str, Any] = {
         "answer": "Founded in 2001 [1].",
         "citations": [{"n": 1, "doc_id": "d", "start": 4, "end": 7, "quote": "SCO"}],
     }

@@ -11,7 +11,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -213,8 +213,8 @@ def through_guard(body_messages: list[bytes], headers: list[tuple[bytes, bytes]]
     async def receive() -> dict[str, Any]:
         return incoming.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
-        run.sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        run.sent.append(dict(message))
 
     scope = {"type": "http", "method": "POST", "path": "/ask", "headers": headers}
     asyncio.run(BodyGuardMiddleware(app, max_body_bytes=limit)(scope, receive, send))
@@ -362,6 +362,7 @@ def test_answer_endpoints_need_the_key(keyed: LiveServer) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
     detail = response.json()["detail"]
     assert "Authorization: Bearer <key>" in detail and "X-API-Key: <key>" in detail
+    assert response.headers["connection"] == "close"  # its body is never read
 
 
 @pytest.mark.parametrize(
@@ -423,6 +424,7 @@ def test_everything_else_is_protected(keyed: LiveServer, method: str, path: str)
     with keyed.client() as c:
         response = c.request(method, path, json={} if method == "POST" else None)
     assert response.status_code == 401
+    assert ("connection" in response.headers) == (method == "POST")  # only a body to skip closes the connection
 
 
 def test_without_the_key_the_body_is_not_read(keyed: LiveServer) -> None:
@@ -430,6 +432,7 @@ def test_without_the_key_the_body_is_not_read(keyed: LiveServer) -> None:
         sock.sendall(request_head("POST", "/ask", {"Content-Type": "application/json", "Content-Length": "50000"}))
         response = read_response(sock)  # answered with none of the 50,000 bytes sent
     assert response.status == 401
+    assert response.headers["connection"] == "close"
 
 
 def test_the_schema_documents_the_key(keyed: LiveServer) -> None:

@@ -49,8 +49,8 @@ def backend_label(backend: ChatBackend, settings: Settings) -> str:
 
 def _prompt(question: str, history: Sequence[ChatTurn], hits: Sequence[Hit], settings: Settings) -> Prompt:
     # Both settings are optional until rag/settings.py defines them.
-    budget = int(getattr(settings, "llm_prompt_tokens", DEFAULT_PROMPT_TOKENS))
-    system_role = bool(getattr(settings, "llm_system_role", False))
+    budget = settings.llm_prompt_tokens
+    system_role = settings.llm_system_role
     passages = [hit.chunk.text for hit in hits]
     return build_prompt(question, history, passages, budget_tokens=budget, system_role=system_role)
 

@@ -1,0 +1,114 @@
+"""The whole LLM path through the HTTP API: /ask and /ask/stream with mode=llm against a REAL
+llama.cpp server (Gemma 3 270M), served by a real uvicorn server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from rag.pipeline import Pipeline
+from tests.conftest import LiveServer, start_server
+from tests.llm_servers import LlamaServer, llama_cpp_available
+
+if not llama_cpp_available() and os.environ.get("CI") != "true":
+    pytest.skip("llama-cpp-python is not installed: `make install-test` installs it", allow_module_level=True)
+
+pytestmark = [pytest.mark.llm, pytest.mark.slow]
+
+QUESTIONS = [
+    "How many terrorist and extremist crimes were averted in 2015?",
+    "How many websites were blocked in 2015?",
+    "Where was the Xiaomen-2015 exercise conducted?",
+    "Which countries are finalising their accession to the SCO?",
+]
+NUMBER = re.compile(r"\d[\d,]*")
+
+
+@pytest.fixture(scope="module")
+def llm_api(pipeline: Pipeline, llama_server: LlamaServer) -> Iterator[LiveServer]:
+    from api.app import create_app
+
+    configured = pipeline.configured(
+        llm_backend="openai",
+        llm_base_url=llama_server.base_url,
+        llm_model="gemma-3-270m",
+        llm_max_tokens=48,
+        llm_deadline=90,
+        llm_read_timeout=60,
+    )
+    server = start_server(create_app(pipeline=configured))
+    yield server
+    server.stop()
+
+
+def check(body: dict[str, object], text: str) -> None:
+    citations = body["citations"]
+    assert isinstance(citations, list)
+    for c in citations:
+        assert c["quote"] == text[c["start"] : c["end"]]
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", str(body["answer"]))} == {c["n"] for c in citations}
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_llm_answers_are_grounded_or_fall_back(llm_api: LiveServer, interview_text: str, question: str) -> None:
+    with llm_api.client(timeout=120) as client:
+        r = client.post("/ask", json={"question": question, "mode": "llm"})
+    assert r.status_code == 200
+    body = r.json()
+    check(body, interview_text)
+    if body["fallback_reason"] is None:
+        # Kept as the model wrote it: every number it states occurs in a passage it cites.
+        assert str(body["backend"]).startswith("llm")
+        cited = " ".join(c["quote"] for c in body["citations"]).replace(",", "")
+        for number in NUMBER.findall(re.sub(r"\[\d+\]", "", str(body["answer"]))):
+            assert number.replace(",", "") in cited
+    else:
+        # Caught: the extractive answer, and the reason says why.
+        assert body["backend"] == "extractive"
+        assert re.fullmatch(r"[a-z_]+(: .+)?", str(body["fallback_reason"]))
+
+
+def test_llm_stream_ends_with_a_checked_answer(llm_api: LiveServer, interview_text: str) -> None:
+    events = []
+    with llm_api.client(timeout=120) as client, client.stream(
+        "POST", "/ask/stream", json={"question": QUESTIONS[0], "mode": "llm"}
+    ) as r:
+        assert r.status_code == 200
+        event = None
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((event, json.loads(line.split(":", 1)[1])))
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "citations" and kinds[-1] == "done" and "error" not in kinds
+    final = events[-1][1]
+    check(final, interview_text)
+    assert final["backend"].startswith("llm") or final["fallback_reason"]
+
+
+def test_extractive_mode_is_untouched_by_the_llm(llm_api: LiveServer) -> None:
+    with llm_api.client(timeout=60) as client:
+        body = client.post("/ask", json={"question": QUESTIONS[0], "mode": "extractive"}).json()
+    assert body["backend"] == "extractive" and body["fallback_reason"] is None and "167" in body["answer"]
+
+
+def test_llm_backend_down_falls_back_quickly(pipeline: Pipeline, interview_text: str) -> None:
+    from api.app import create_app
+    from tests.conftest import free_port
+
+    down = pipeline.configured(llm_backend="openai", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_deadline=5)
+    server = start_server(create_app(pipeline=down))
+    try:
+        r = httpx.post(f"{server.url}/ask", json={"question": QUESTIONS[0], "mode": "llm"}, timeout=30)
+        body = r.json()
+        assert r.status_code == 200 and body["fallback_reason"] == "connection_error"
+        assert body["backend"] == "extractive" and "167" in body["answer"]
+        check(body, interview_text)
+    finally:
+        server.stop()
