@@ -213,6 +213,10 @@ class Pipeline:
     def _check_question(self, text: str, field: str) -> None:
         if not text or not text.strip():
             raise InputError(f"{field} is empty; send a non-empty {field}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"{field} holds a character that is not valid Unicode (position {exc.start}); send UTF-8 text") from None
         if len(text) > self.settings.max_question_chars:
             raise InputError(
                 f"{field} is {len(text)} characters long; the limit is {self.settings.max_question_chars} "

@@ -49,9 +49,9 @@ class Settings(BaseSettings):
 
     # Extractive answers.
     answer_max_sentences: int = Field(2, ge=1, le=3)
-    answer_max_chars: int = Field(400, ge=50)
+    answer_max_chars: int = Field(500, ge=50)
     # A further sentence joins the answer only when it scores within this margin of the best.
-    answer_margin: float = Field(0.1, ge=0.0)
+    answer_margin: float = Field(0.25, ge=0.0)
     # Sentence score = cosine(question, sentence) + these weights times their signals.
     answer_w_lexical: float = 0.5
     answer_w_chunk: float = 0.5
