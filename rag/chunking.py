@@ -20,8 +20,7 @@ from rag.types import Chunk, Document, Span
 
 # Words that end with a period without ending a sentence.
 ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof st jr sr vs no nos art fig gen gov sen rep inc ltd co corp dept
-    jan feb mar apr jun jul aug sep sept oct nov dec approx cf al eg ie viz""".split()
+    ["mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "no", "nos", "art", "fig", "gen", "gov", "sen", "rep", "inc", "ltd", "co", "corp", "dept", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "cf", "al", "eg", "ie", "viz"]
 )
 _DASH = re.compile(r"[-–—]\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")

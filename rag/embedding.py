@@ -49,7 +49,7 @@ class Embedder:
         if dim is None:
             raise ConfigError(f"model at {path!r} does not report an embedding dimension")
         self.dimension = int(dim)
-        self.max_seq_length = int(self._model.max_seq_length)
+        self.max_seq_length = int(self._model.max_seq_length or 0)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._lock = threading.Lock()

@@ -109,10 +109,11 @@ def _sha256_file(path: Path) -> str:
 
 
 def _dense_index(vectors: np.ndarray, dimension: int, ann_threshold: int) -> faiss.Index:
+    index: faiss.Index
     if len(vectors) > ann_threshold:
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION  # type: ignore[attr-defined]
+        index.hnsw.efSearch = HNSW_EF_SEARCH  # type: ignore[attr-defined]
     else:
         index = faiss.IndexFlatIP(dimension)
     if len(vectors):

@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rag.answering import NOT_IN_INTERVIEW, Evidence, EvidenceSignals, ExtractiveAnswerer
 from rag.chunking import Section, document_sections
 from rag.corpus import load_corpus
@@ -203,7 +205,7 @@ class Pipeline:
 
     def _retrieve(
         self, question: str, history: Sequence[ChatTurn], top_k: int | None
-    ) -> tuple[Query, object, list[Hit], float]:
+    ) -> tuple[Query, np.ndarray, list[Hit], float]:
         t0 = time.perf_counter()
         query = build_query(question, history)
         vector = self.retriever.query_vector(query)

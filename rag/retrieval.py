@@ -19,7 +19,7 @@ from rag.settings import Settings
 from rag.types import ChatTurn, Hit
 
 _ANAPHORA = frozenset(
-    "it its they them their theirs that this these those he him his she her there such one ones".split()
+    "it its they them their theirs that this these those he him his she her there such one ones".split()  # noqa: SIM905
 )
 _FOLLOW_UP_OPENERS = re.compile(r"^\s*(and|what about|how about|why|how so|so|also|then)\b", re.IGNORECASE)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def test_consecutive_chunks_overlap_by_a_sentence(doc: Document) -> None:
     # A window of one long sentence (past the word cap) has nothing to share.
     same_section = [
         (a, b)
-        for a, b in zip(chunks, chunks[1:], strict=False)
+        for a, b in itertools.pairwise(chunks)
         if a.section == b.section and a.kind == b.kind and len(a.sentences) > 1
     ]
     assert len(same_section) >= 10

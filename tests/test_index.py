@@ -93,7 +93,7 @@ def test_index_from_another_model_is_refused(fresh: Settings, embedder: Embedder
 
 @pytest.mark.parametrize("victim", ["dense.faiss", "chunks.jsonl", "sentences.npy", "bm25/vocab.index.json"])
 def test_flipped_byte_is_detected_and_rebuilt(fresh: Settings, embedder: Embedder, victim: str) -> None:
-    built, _ = build_index(fresh, embedder)
+    _built, _ = build_index(fresh, embedder)
     path = current_index_path(fresh.index_dir)
     assert path is not None
     target = path / victim
