@@ -22,6 +22,7 @@ from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
 from rag.lexical import content_terms, stem, words
 from rag.retrieval import Query
+from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
 from rag.types import Answer, Citation, Hit
 
@@ -80,6 +81,11 @@ class Evidence:
 
 def is_question(sentence: str) -> bool:
     return bool(_QUESTION_END.search(sentence.rstrip()))
+
+
+def is_answer_candidate(sentence: str) -> bool:
+    """A question never answers; orders aimed at a model and links are never quoted as answers."""
+    return not (is_question(sentence) or is_instruction_like(sentence) or has_link(sentence))
 
 
 def specifics(question: str) -> list[str]:
@@ -169,7 +175,7 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(hits, 1):
             for span in hit.chunk.sentences:
                 key = SentenceKey(hit.chunk.doc_id, span.start, span.end)
-                if key not in seen and not is_question(self.texts[key.doc_id][key.start : key.end]):
+                if key not in seen and is_answer_candidate(self.texts[key.doc_id][key.start : key.end]):
                     seen.add(key)
                     candidates.append((key, hit, rank))
         if not candidates:

@@ -23,6 +23,7 @@ from rag.llm.base import ChatBackend
 from rag.llm.citations import extract_citations
 from rag.llm.grounding import check_grounding
 from rag.llm.prompt import REFUSAL, Prompt, build_prompt
+from rag.safety import has_link
 from rag.settings import Settings
 from rag.types import Answer, ChatTurn, Citation, Hit
 
@@ -71,6 +72,9 @@ def finish_answer(raw: str, hits: Sequence[Hit], label: str, generate_ms: float,
     cited = extract_citations(_trim(raw), len(hits))
     if not cited.text:
         return fallback("empty_answer")
+    if has_link(cited.text):  # could exfiltrate data or send readers elsewhere
+        log.warning("LLM answer contains a link or image; using the fallback: %r", raw[:300])
+        return fallback("unsafe_output: link")
     if _REFUSAL_START.search(cited.text) or (not cited.numbers and _REFUSAL_ANY.search(cited.text)):
         return Answer(REFUSAL, False, (), label, None, timings)
     grounding = check_grounding(cited.text, {n: hits[n - 1].chunk.text for n in cited.numbers})

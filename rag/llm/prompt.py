@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.llm.base import ChatMessage
+from rag.safety import redact_instructions
 from rag.types import ChatTurn
 
 REFUSAL = "The interview does not say."
@@ -59,7 +60,8 @@ def defuse(text: str) -> str:
 
 
 def format_passage(n: int, text: str) -> str:
-    return f'<passage n="{n}">\n{defuse(text)}\n</passage>'
+    # Orders aimed at the model are not shown to it at all (the citation keeps the exact span).
+    return f'<passage n="{n}">\n{defuse(redact_instructions(text))}\n</passage>'
 
 
 def _user_message(passages: Sequence[str], question: str) -> str:
