@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import itertools
 import json
 import math
@@ -47,12 +48,12 @@ import httpx
 import numpy as np
 
 from eval.synthetic import synthetic_questions, write_corpus
+from rag.embedding import Embedder
 from rag.settings import PROJECT_ROOT, get_settings
 
 if TYPE_CHECKING:
     import faiss
 
-    from rag.embedding import Embedder
     from rag.pipeline import Pipeline
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "reports"
@@ -462,6 +463,69 @@ def profile_ask(pipeline: Pipeline, questions: Sequence[str]) -> Profile:
 # ---------------------------------------------------------------------------- scale
 
 
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-bench"
+
+
+class CachingEmbedder(Embedder):
+    """The same model, remembering every text it encodes (by SHA-1) in `store`.
+
+    A synthetic build is model-bound (~30 chunks/s plus ~80 sentences/s on 2 cores: 50k chunks
+    take most of an hour), and the texts are the same in every run (fixed seed), so the vectors
+    are kept on disk between runs. `encoded` counts what the model really ran on.
+    """
+
+    def __init__(self, inner: Embedder, store: dict[str, np.ndarray]) -> None:
+        # Shares the loaded model instead of calling Embedder.__init__, which would load another.
+        self.__dict__.update(inner.__dict__)
+        self.store = store
+        self.encoded = 0
+        self.reused = 0
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        missing = list(dict.fromkeys(k_t for k_t in zip(keys, texts, strict=True) if k_t[0] not in self.store))
+        if missing:
+            fresh = super().encode([t for _, t in missing], batch_size=batch_size, progress=progress)
+            self.store.update((k, v) for (k, _), v in zip(missing, fresh, strict=True))
+        self.encoded += len(missing)
+        self.reused += len(texts) - len(missing)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.store[k] for k in keys])
+
+
+def _cache_files(cache_dir: Path, model_name: str) -> tuple[Path, Path]:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name)
+    return cache_dir / f"{slug}.keys.txt", cache_dir / f"{slug}.vectors.npy"
+
+
+def load_vector_cache(cache_dir: Path | None, model_name: str) -> dict[str, np.ndarray]:
+    if cache_dir is None:
+        return {}
+    keys_path, vectors_path = _cache_files(cache_dir, model_name)
+    try:
+        keys = keys_path.read_text(encoding="ascii").split()
+        vectors = np.load(vectors_path, allow_pickle=False)
+    except (OSError, ValueError):
+        return {}
+    if len(keys) != len(vectors):
+        _say(f"warning: vector cache {vectors_path} does not match its keys; ignoring it")
+        return {}
+    return dict(zip(keys, vectors, strict=True))
+
+
+def save_vector_cache(cache_dir: Path | None, model_name: str, store: dict[str, np.ndarray]) -> None:
+    if cache_dir is None or not store:
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    keys_path, vectors_path = _cache_files(cache_dir, model_name)
+    tmp_keys, tmp_vectors = keys_path.with_suffix(".tmp"), vectors_path.with_suffix(".tmp.npy")
+    tmp_keys.write_text("\n".join(store), encoding="ascii")
+    np.save(tmp_vectors, np.stack(list(store.values())), allow_pickle=False)
+    os.replace(tmp_keys, keys_path)
+    os.replace(tmp_vectors, vectors_path)
+
+
 @dataclass(frozen=True, slots=True)
 class ScalePoint:
     chunks: int
@@ -470,6 +534,8 @@ class ScalePoint:
     corpus_mb: float
     build_s: float
     chunks_per_s: float
+    texts_encoded: int  # run through the model in this build; the rest came from the vector cache
+    texts_cached: int
     dense_index: str  # "flat" | "hnsw"
     search_http: LatencyStats | None  # /search over loopback HTTP (None: not served)
     search_inprocess: LatencyStats  # Pipeline.search, uncached encode included
@@ -490,10 +556,12 @@ def measure_scale_point(
     serve: bool = True,
     progress: bool = True,
     server_env: dict[str, str] | None = None,
+    vector_store: dict[str, np.ndarray] | None = None,
 ) -> ScalePoint:
     """Build a synthetic corpus of `n_chunks` chunks, index it, and time /search over it.
 
     `questions` must be distinct and never asked before (three disjoint slices are used).
+    `vector_store`: model vectors of texts seen before (see CachingEmbedder); filled as it builds.
     """
     from rag.corpus import load_corpus
     from rag.index import build_index
@@ -507,7 +575,8 @@ def measure_scale_point(
     if ann_threshold is not None:
         overrides["ann_threshold"] = ann_threshold
     settings = get_settings(**overrides)
-    index, report = build_index(settings, embedder, progress=progress)
+    builder = CachingEmbedder(embedder, {} if vector_store is None else vector_store)
+    index, report = build_index(settings, builder, progress=progress)
     third = len(questions) // 3
     http_q, inproc_q, recall_q = questions[:third], questions[third : 2 * third], questions[2 * third :]
 
@@ -557,6 +626,8 @@ def measure_scale_point(
         corpus_mb=round(corpus.bytes / 1e6, 2),
         build_s=report.seconds,
         chunks_per_s=report.chunks / report.seconds if report.seconds else float("nan"),
+        texts_encoded=builder.encoded,
+        texts_cached=builder.reused,
         dense_index=dense_kind,
         search_http=search_http,
         search_inprocess=latency_stats(inproc),
@@ -766,7 +837,9 @@ def markdown(r: Results, chart: str | None) -> str:
             "## Scale (synthetic corpus; /search top_k=5, each query distinct)",
             "",
             "HTTP = the benchmark's own server over loopback; in-process = `Pipeline.search` (encode included); "
-            "retrieve = retrieval with the question vector given (the index's own cost).",
+            "retrieve = retrieval with the question vector given (the index's own cost). "
+            "Build: `build_index` in-process; model = texts the model encoded in this run, the rest came from "
+            "the vector cache (then build s and chunks/s leave the model out).",
             "",
         ]
         srows = []
@@ -777,6 +850,7 @@ def markdown(r: Results, chart: str | None) -> str:
                     f"{sp.sentences:,}",
                     f"{sp.build_s:.1f}",
                     f"{sp.chunks_per_s:.0f}",
+                    f"{sp.texts_encoded:,} / {sp.texts_cached:,}",
                     sp.dense_index,
                     _ms(sp.search_http.p50 if sp.search_http else None),
                     _ms(sp.search_http.p95 if sp.search_http else None),
@@ -794,6 +868,7 @@ def markdown(r: Results, chart: str | None) -> str:
                 "sentences",
                 "build s",
                 "chunks/s",
+                "texts model / cache",
                 "dense",
                 "HTTP p50",
                 "HTTP p95",
@@ -904,6 +979,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, help="seconds per throughput level (default 5, quick 2)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder (default eval/reports)")
     p.add_argument(
+        "--vector-cache",
+        type=Path,
+        default=DEFAULT_CACHE,
+        metavar="DIR",
+        help=f"keep model vectors of the synthetic texts here between runs (default {DEFAULT_CACHE})",
+    )
+    p.add_argument(
+        "--no-vector-cache", action="store_true", help="encode every synthetic text with the model (a true build)"
+    )
+    p.add_argument(
         "--server-env",
         action="append",
         default=[],
@@ -940,7 +1025,6 @@ def _sizes(args: argparse.Namespace) -> list[int]:
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
-    from rag.embedding import Embedder
     from rag.index import load_index
     from rag.pipeline import Pipeline
 
@@ -1025,14 +1109,21 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
             del pipeline, index
 
         if sizes:
+            cache_dir = None if args.no_vector_cache else args.vector_cache
+            store = load_vector_cache(cache_dir, embedder.model_name)
+            if store:
+                _say(f"vector cache: {len(store):,} model vectors of synthetic texts from {cache_dir}")
             per_size = 60 if args.quick else 150
             pool = synthetic_questions(per_size * len(sizes), seed=7)
             for i, size in enumerate(sizes):
                 _say(f"scale: {size:,} chunks…")
                 part = pool[i * per_size : (i + 1) * per_size]
-                r.scale.append(
-                    measure_scale_point(size, tmp, embedder, part, ann_threshold=args.ann_threshold, server_env=env)
+                point = measure_scale_point(
+                    size, tmp, embedder, part, ann_threshold=args.ann_threshold, server_env=env, vector_store=store
                 )
+                r.scale.append(point)
+                if point.texts_encoded:
+                    save_vector_cache(cache_dir, embedder.model_name, store)
                 gc.collect()
 
     r.machine = Machine(**{**asdict(r.machine), "load_after": os.getloadavg()})

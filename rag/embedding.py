@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -73,6 +74,18 @@ class Embedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @contextmanager
+    def all_cores(self) -> Iterator[None]:
+        """Bulk encoding (ingest) uses every core; answering questions keeps to one thread each."""
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(os.cpu_count() or 1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,). Repeated queries cost a dictionary lookup."""

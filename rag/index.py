@@ -46,6 +46,7 @@ from rag.settings import Settings
 from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 FORMAT_VERSION = 4
 CURRENT = "current"
@@ -236,7 +237,7 @@ def _reuse_or_encode(
 def _encode_batched(embedder: Embedder, texts: list[str], label: str, progress: bool) -> np.ndarray:
     batch = 256
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    with tqdm(total=len(texts), desc=label, unit="text", disable=not progress) as bar:
+    with embedder.all_cores(), tqdm(total=len(texts), desc=label, unit="text", disable=not progress) as bar:
         for lo in range(0, len(texts), batch):
             out[lo : lo + batch] = embedder.encode(texts[lo : lo + batch])
             bar.update(min(batch, len(texts) - lo))

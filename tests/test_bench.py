@@ -180,6 +180,22 @@ def test_scale_step_builds_hnsw_and_computes_recall(small_scale_point: bench.Sca
     assert p.search_inprocess.n == 10 and p.retrieve_only.n == 10
     assert p.search_http is None and p.server_peak_rss_mb is None  # not served in this test
     assert p.chunks_per_s > 0
+    assert p.texts_encoded > p.chunks and p.texts_cached == 0  # chunks, sentences and sections: all new
+
+
+def test_vector_cache_serves_a_second_build(tmp_path: Path, embedder: Embedder) -> None:
+    store: dict[str, np.ndarray] = {}
+    first = bench.CachingEmbedder(embedder, store)
+    texts = ["The Baltic Water Authority opened a laboratory in Riga.", "Revenue rose by 4.1 per cent."]
+    vectors = first.encode(texts)
+    assert first.encoded == 2 and first.reused == 0
+    np.testing.assert_allclose(vectors, embedder.encode(texts), atol=1e-5)
+    bench.save_vector_cache(tmp_path, embedder.model_name, store)
+    again = bench.CachingEmbedder(embedder, bench.load_vector_cache(tmp_path, embedder.model_name))
+    np.testing.assert_array_equal(again.encode([texts[1], texts[0], texts[1]]), vectors[[1, 0, 1]])
+    assert again.encoded == 0 and again.reused == 3
+    assert again.encode([]).shape == (0, embedder.dimension)
+    assert bench.load_vector_cache(tmp_path / "nothing-here", embedder.model_name) == {}
 
 
 def test_hnsw_recall_against_exact_search() -> None:
