@@ -722,6 +722,13 @@ def evaluate_targets(r: Results) -> list[Check]:
 # ---------------------------------------------------------------------------- reports
 
 
+def _profile_tree(text: str, lines: int = 30) -> list[str]:
+    """The call tree of a pyinstrument text report, without its banner."""
+    body = text.splitlines()
+    start = next((i for i, line in enumerate(body) if line and line[0].isdigit()), len(body))
+    return [line.rstrip() for line in body[start : start + lines]]
+
+
 def _ms(v: float | None) -> str:
     return "–" if v is None else (f"{v:.2f}" if v < 10 else f"{v:.1f}")
 
@@ -830,6 +837,10 @@ def markdown(r: Results, chart: str | None) -> str:
             f"{p.encode_ms:.0f} ms ({p.encode_share:.0%}); the rest (retrieval, BM25, answer selection) "
             f"{p.total_ms - p.encode_ms:.0f} ms. In-process ask p50 {p.inprocess.p50:.2f} ms "
             f"(vs /ask over HTTP {_ms(_p50(r.ask_cold))} ms).",
+            "",
+            "```",
+            *_profile_tree(p.text),
+            "```",
         ]
     if r.scale:
         out += [
