@@ -68,6 +68,40 @@ class ScoredSentence:
     score: float
     dense: float
     lexical: float
+    features: tuple[float, ...] = ()
+
+
+# What a candidate sentence is scored on; its score is the weighted sum (weights in Settings,
+# fitted on labelled questions by `python -m eval.calibrate --sentences`).
+SENTENCE_FEATURES = (
+    "dense",  # cosine(question, sentence)
+    "lexical",  # IDF-weighted share of the question's words in the sentence
+    "context",  # cosine(question, the sentence's chunk or the interviewer's question it answers)
+    "rank",  # 1 / rank of the chunk the sentence came from
+    "question_chunk",  # 1 when the sentence is the interviewer's
+    "heading",  # 1 when it does not end like a sentence (headline, byline)
+    "lead_match",  # cosine to the interviewer's question, for the opening sentence of a close match
+    "type_match",  # 1 when the question wants a date/number and the sentence has one
+    "specifics",  # share of the question's numbers and names found in the sentence
+    "length",  # log(1 + distinct words)
+    "repeated",  # 1 when an earlier answer in the conversation already quoted the sentence
+)
+
+
+def sentence_weights(s: Settings) -> tuple[float, ...]:
+    return (
+        s.answer_w_dense,
+        s.answer_w_lexical,
+        s.answer_w_chunk,
+        s.answer_w_rank,
+        -s.answer_question_penalty,
+        -s.answer_heading_penalty,
+        s.answer_w_match,
+        s.answer_w_type,
+        s.answer_w_specifics,
+        s.answer_w_length,
+        -s.answer_repeat_penalty,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,20 +229,31 @@ class ExtractiveAnswerer:
                         candidates.append((lead, hit, hits.index(hit) + 1))
         rows = [self.index.sentence_row[k] for k, _, _ in candidates]
         sentence_cos = self.index.sentence_vectors[rows] @ vector
+        kind = expected_type(query.text)
+        asked = specifics(query.text)
+        weights = sentence_weights(self.settings)
         scored = []
         for (key, hit, rank), cos, row in zip(candidates, sentence_cos, rows, strict=True):
             sentence = self.texts[key.doc_id][key.start : key.end]
             lexical = self.weighted_coverage(terms, set(content_terms(sentence)))
-            score = float(cos) + w.answer_w_lexical * lexical + w.answer_w_chunk * context_cos[id(hit)] + w.answer_w_rank / rank
-            if hit.chunk.kind == "question":
-                score -= w.answer_question_penalty  # the interviewer's words answer only when nothing else does
-            if not _TERMINAL.search(sentence):
-                score -= w.answer_heading_penalty  # a headline or byline, not a statement
-            if key in leads:
-                score += w.answer_w_match * leads[key]
+            vocabulary = set(words(sentence))
+            features = (
+                float(cos),
+                lexical,
+                context_cos[id(hit)],
+                1.0 / rank,
+                float(hit.chunk.kind == "question"),  # the interviewer's words answer only when nothing else does
+                float(not _TERMINAL.search(sentence)),  # a headline or byline, not a statement
+                leads.get(key, 0.0),
+                float(kind is not None and has_type(sentence, kind)),
+                sum(_present(t, vocabulary) for t in asked) / len(asked) if asked else 0.0,
+                math.log1p(len(vocabulary)),
+                float(any(sentence in said for said in query.said)),
+            )
+            score = sum(w * f for w, f in zip(weights, features, strict=True))
             inside = hit.chunk.start <= key.start and key.end <= hit.chunk.end
             chunk_id = hit.chunk.chunk_id if inside else self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
-            scored.append(ScoredSentence(key, chunk_id, score, float(cos), lexical))
+            scored.append(ScoredSentence(key, chunk_id, score, float(cos), lexical, features))
         scored.sort(key=lambda s: -s.score)
         return scored
 

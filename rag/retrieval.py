@@ -30,6 +30,7 @@ class Query:
 
     text: str
     context: str  # the previous user question, when the question leans on it; else ""
+    said: tuple[str, ...] = ()  # the assistant's earlier answers in this conversation
 
     @property
     def full(self) -> str:
@@ -43,9 +44,10 @@ def is_follow_up(question: str) -> bool:
 
 def build_query(question: str, history: Sequence[ChatTurn] = ()) -> Query:
     previous = next((t.content for t in reversed(history) if t.role == "user" and t.content.strip()), "")
+    said = tuple(t.content for t in history if t.role == "assistant" and t.content.strip())
     if previous and is_follow_up(question):
-        return Query(question, previous)
-    return Query(question, "")
+        return Query(question, previous, said)
+    return Query(question, "", said)
 
 
 class Retriever:

@@ -54,24 +54,30 @@ class Settings(BaseSettings):
     answer_max_chars: int = Field(500, ge=50)
     # A further sentence joins the answer only when it scores within this margin of the best.
     answer_margin: float = Field(0.25, ge=0.0)
-    # Sentence score = cosine(question, sentence) + these weights times their signals.
-    answer_w_lexical: float = 0.5
-    answer_w_chunk: float = 0.5
-    answer_w_rank: float = 0.1
-    answer_question_penalty: float = 0.3
-    answer_heading_penalty: float = 0.3
+    # Sentence score = these weights times the sentence's signals (rag.answering.SENTENCE_FEATURES),
+    # fitted by `python -m eval.calibrate --sentences` (see README).
+    answer_w_dense: float = 1.0
+    answer_w_lexical: float = 1.118
+    answer_w_chunk: float = 1.073
+    answer_w_rank: float = 0.206
+    answer_question_penalty: float = 0.231
+    answer_heading_penalty: float = 0.626
     # A question this close (cosine) to one of the interviewer's gets that answer's opening sentence.
     answer_match_threshold: float = 0.75
-    answer_w_match: float = 0.5
+    answer_w_match: float = 0.0
+    answer_w_type: float = 0.341
+    answer_w_specifics: float = 0.0
+    answer_w_length: float = 0.131
+    answer_repeat_penalty: float = 0.225
     # Abstention: a logistic score over evidence signals; below the threshold -> "does not say".
     # Weights calibrated on eval data by `python -m eval.calibrate` (see README).
     refuse_threshold: float = 0.37
-    refuse_bias: float = -1.134
-    refuse_w_coverage: float = 1.418
-    refuse_w_dense: float = 1.632
-    refuse_w_bm25: float = 0.347
-    refuse_w_missing: float = -2.179
-    refuse_w_type: float = -3.736
+    refuse_bias: float = -0.954
+    refuse_w_coverage: float = 1.253
+    refuse_w_dense: float = 0.965
+    refuse_w_bm25: float = 0.385
+    refuse_w_missing: float = -2.055
+    refuse_w_type: float = -3.566
 
     # HTTP / input limits.
     max_question_chars: int = Field(2000, ge=1)
