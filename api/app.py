@@ -117,11 +117,14 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     from fastapi.responses import FileResponse
     from fastapi.staticfiles import StaticFiles
 
+    from api.openai_compat import CHAT_STREAM
     from api.openai_compat import router as openai_router
+    from api.schemas import ASK_STREAM, document_schemas
     from api.streaming import router as streaming_router
 
     app.include_router(streaming_router)
     app.include_router(openai_router)
+    document_schemas(app, [*ASK_STREAM.models, *CHAT_STREAM.models])  # the streams' events
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/", lambda: FileResponse(STATIC_DIR / "index.html"), include_in_schema=False)
     # FastAPI's own /docs and /redoc pages load Swagger/ReDoc from a CDN with inline scripts.

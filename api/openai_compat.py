@@ -12,7 +12,9 @@ Models: `sysoyev-rag` (the configured default: the LLM if one is set up, else ex
 chunk, which then carries it word by word.
 
 Errors have OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: 400 for a
-body that is not JSON, 422 for one that breaks the schema, 404 for an unknown model.
+body that is not JSON, 422 for one that breaks the schema, 404 for an unknown model. (A body
+that is not UTF-8 is refused before it gets here, in the app's 422 shape; see api.security.)
+The OpenAPI schema documents all of these, and the stream event by event.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from api.deps import PipelineDep
+from api.schemas import CitationOut, EventStream, SseEvent, ValidationErrorResponse
 from api.streaming import SSE_HEADERS, word_pieces
 from rag.errors import DocumentNotFoundError, InputError, RagError
 from rag.pipeline import Pipeline
@@ -40,7 +44,7 @@ MODEL_ID = "sysoyev-rag"
 MODES: dict[str, Mode] = {MODEL_ID: "auto", f"{MODEL_ID}-extractive": "extractive", f"{MODEL_ID}-llm": "llm"}
 
 
-class OpenAIError(Exception):
+class OpenAIRefusal(Exception):
     """A request the endpoint refuses, answered in OpenAI's error shape."""
 
     def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
@@ -50,11 +54,92 @@ class OpenAIError(Exception):
         self.code = code
 
 
+# ---------------------------------------------------------------------------- response shapes
+# What the endpoints send, for the OpenAPI schema (the bodies themselves are built as dicts below).
+
+
+class OpenAIErrorDetail(TypedDict):
+    message: str
+    type: Literal["invalid_request_error", "server_error"]
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(TypedDict):
+    """An error, in OpenAI's shape."""
+
+    error: OpenAIErrorDetail
+
+
+class AnswerExtras(TypedDict):
+    """The answer's grounding, beyond OpenAI's fields (see /ask)."""
+
+    citations: list[CitationOut]
+    answerable: bool
+    backend: str
+    fallback_reason: str | None
+
+
+class ChatMessageOut(TypedDict):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChatChoice(TypedDict):
+    index: int
+    message: ChatMessageOut
+    finish_reason: Literal["stop"]
+    logprobs: None
+
+
+class ChatCompletion(AnswerExtras):
+    """The answer, with `[n]` markers in the message, as an OpenAI chat completion."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[ChatChoice]
+
+
+class ChatDelta(TypedDict, total=False):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChatChunkChoice(TypedDict):
+    index: int
+    delta: ChatDelta
+    finish_reason: Literal["stop"] | None
+    logprobs: None
+
+
+class ChatCompletionChunk(TypedDict):
+    """A piece of a streamed chat completion; the last one also carries the answer's grounding."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[ChatChunkChoice]
+    citations: NotRequired[list[CitationOut]]
+    answerable: NotRequired[bool]
+    backend: NotRequired[str]
+    fallback_reason: NotRequired[str | None]
+
+
+CHAT_STREAM = EventStream(
+    SseEvent(None, ChatCompletionChunk, "A chunk of the completion (no `event` field, as OpenAI sends them)."),
+    SseEvent(None, {"const": "[DONE]"}, "The end of the stream: `data: [DONE]`."),
+)
+
+
 def error_response(status: int, message: str, param: str | None = None, code: str | None = None) -> JSONResponse:
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    return JSONResponse(
-        status_code=status, content={"error": {"message": message, "type": kind, "param": param, "code": code}}
-    )
+    kind: Literal["invalid_request_error", "server_error"] = "invalid_request_error" if status < 500 else "server_error"
+    content: OpenAIError = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(status_code=status, content=content)
 
 
 def _param(loc: Sequence[Any]) -> str | None:
@@ -81,7 +166,7 @@ class OpenAIErrorRoute(APIRoute):
                     for e in errors
                 )
                 return error_response(422, message or "invalid request", _param(first.get("loc", ())))
-            except OpenAIError as exc:
+            except OpenAIRefusal as exc:
                 return error_response(exc.status, str(exc), exc.param, exc.code)
             except InputError as exc:
                 return error_response(422, str(exc), "messages")
@@ -156,10 +241,10 @@ def conversation(messages: Sequence[Message], pipeline: Pipeline) -> tuple[str, 
     """The question (last user message) and the user/assistant turns before it, newest kept within the limits."""
     last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
     if last_user is None:
-        raise OpenAIError(422, "messages has no user message; the last user message is the question", "messages")
+        raise OpenAIRefusal(422, "messages has no user message; the last user message is the question", "messages")
     question = messages[last_user].text
     if not question.strip():
-        raise OpenAIError(422, "the last user message is empty; put the question there", "messages")
+        raise OpenAIRefusal(422, "the last user message is empty; put the question there", "messages")
     turns = [ChatTurn(m.role, m.text) for m in messages[:last_user] if m.role in ("user", "assistant")]
     limits = pipeline.settings
     kept: list[ChatTurn] = []
@@ -176,7 +261,7 @@ def mode_of(model: str) -> Mode:
     try:
         return MODES[model]
     except KeyError:
-        raise OpenAIError(
+        raise OpenAIRefusal(
             404,
             f"model {model!r} does not exist; use one of: {', '.join(MODES)} (see GET /v1/models)",
             "model",
@@ -236,7 +321,25 @@ async def sse_chunks(chunks: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=None,
+    responses={
+        200: {
+            "model": ChatCompletion,
+            "description": "The completion; with `stream: true`, Server-Sent Events instead: chunks, then "
+            "`[DONE]` (the event-stream schema describes one event).",
+            "content": {"text/event-stream": CHAT_STREAM.content()},
+        },
+        400: {"model": OpenAIError, "description": "The body is not JSON."},
+        404: {"model": OpenAIError, "description": "No such model (see GET /v1/models)."},
+        422: {
+            "model": OpenAIError | ValidationErrorResponse,
+            "description": "The body breaks the schema, or has no question (OpenAI's shape); "
+            "or it is not UTF-8 (the app's shape: refused before the endpoint).",
+        },
+    },
+)
 def chat_completions(body: ChatCompletionRequest, pipeline: PipelineDep) -> dict[str, Any] | StreamingResponse:
     """OpenAI's chat completion: the answer with `[n]` markers, plus `citations` and `answerable`."""
     mode = mode_of(body.model)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from rag.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 # The serving app's settings, for limits a validator must apply; set per request by
 # api.security (a request model cannot take arguments). Unset: the environment's.
@@ -162,3 +167,107 @@ class ValidationErrorResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+# ---------------------------------------------------------------------------- Server-Sent Events
+# A text/event-stream response is documented event by event, as OpenAPI 3.0/3.1 tools read its
+# schema (Schemathesis, SDK generators): one event as an SSE parser reports it, `{"event", "data"}`,
+# a JSON `data` as text holding JSON of the payload's schema (contentMediaType/contentSchema).
+# OpenAPI 3.2 names this per-event schema `itemSchema`; the document stays 3.1, which Redoc 2 reads.
+
+COMPONENTS = "#/components/schemas/"
+JsonSchema = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    """A kind of event in a stream.
+
+    `name` is its `event` field (None: none is sent, so parsers report "message"). `data` is a
+    model, for a line of that model's JSON, or the schema of the text itself.
+    """
+
+    name: str | None
+    data: type | JsonSchema
+    description: str
+
+    def schema(self) -> JsonSchema:
+        data = self.data
+        if isinstance(data, type):
+            data = {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": COMPONENTS + data.__name__},
+            }
+        return {
+            "type": "object",
+            "description": self.description,
+            "properties": {"event": {"const": self.name or "message"}, "data": data},
+            "required": ["event", "data"] if self.name else ["data"],
+            "additionalProperties": False,  # no `id`, no `retry`
+        }
+
+
+class EventStream:
+    """The kinds of event of a text/event-stream response."""
+
+    def __init__(self, *events: SseEvent) -> None:
+        self.events = events
+
+    @property
+    def models(self) -> list[type]:
+        """The models the events' `data` refer to: they belong in the OpenAPI components (see document_schemas)."""
+        return [event.data for event in self.events if isinstance(event.data, type)]
+
+    def content(self) -> JsonSchema:
+        """The response's `content` entry for text/event-stream: every event is one of the kinds."""
+        return {"schema": {"anyOf": [event.schema() for event in self.events]}}
+
+
+def document_schemas(app: FastAPI, models: Iterable[type]) -> None:
+    """Adds `models`, and the models they use, to the app's OpenAPI components.
+
+    For the payloads of text/event-stream events: FastAPI collects the models of JSON bodies
+    only, so without this the events' `$ref`s would point nowhere.
+    """
+    build = app.openapi
+    schemas: dict[str, JsonSchema] = {}
+    for model in models:
+        schema = TypeAdapter(model).json_schema(mode="serialization", ref_template=COMPONENTS + "{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in schemas.items():
+            components.setdefault(name, schema)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class CitationsData(BaseModel):
+    citations: list[CitationOut]
+    final: bool = Field(description="True: these are the answer's citations. False: none yet; `done` has them.")
+
+
+class TokenData(BaseModel):
+    text: str = Field(description="The next piece of the answer; the pieces join to the answer.")
+
+
+class StreamErrorData(BaseModel):
+    message: str
+    type: str = Field(description="The kind of failure (an exception's class name).")
+
+
+ASK_STREAM = EventStream(
+    SseEvent(
+        "citations",
+        CitationsData,
+        "Always first: the passages the answer cites, or none yet (`final: false`) while an LLM writes.",
+    ),
+    SseEvent("token", TokenData, "A piece of the answer, as it is written."),
+    SseEvent("done", AskResponse, "Last: the checked answer as /ask returns it; it replaces the tokens."),
+    SseEvent("error", StreamErrorData, "Last, instead of `done`: the answer failed after the stream began."),
+)

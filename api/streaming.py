@@ -10,7 +10,8 @@ first and `final` is true. An LLM's reply is streamed as the model writes it; wh
 it cites (and whether it passes the grounding check) is known only at the end, so the
 citations event is empty with `final: false` and the `done` event carries the checked answer.
 A request refused before the stream starts (validation) is a plain JSON error, as from /ask;
-a failure after that is an `error` event, never a dropped connection.
+a failure after that is an `error` event, never a dropped connection. The OpenAPI schema
+documents each kind of event and its `data` (api.schemas.ASK_STREAM).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.concurrency import iterate_in_threadpool
 
 from api.deps import PipelineDep
 from api.routes import history_of
-from api.schemas import AskRequest, ValidationErrorResponse
+from api.schemas import ASK_STREAM, AskRequest, ValidationErrorResponse
 from rag.errors import RagError
 from rag.pipeline import Pipeline, StreamEvent
 from rag.types import Answer, ChatTurn, Citation, Mode
@@ -136,8 +137,8 @@ async def sse_body(events: Iterator[AnswerEvent]) -> AsyncIterator[bytes]:
     responses={
         200: {
             "description": "Server-Sent Events: `citations`, then `token`s, then `done` with the /ask JSON "
-            "(or `error` with a message if the answer fails mid-stream).",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "(or `error` with a message if the answer fails mid-stream). The schema describes one event.",
+            "content": {"text/event-stream": ASK_STREAM.content()},
         },
         422: {"model": ValidationErrorResponse},
     },

@@ -4,8 +4,9 @@ every response as the OpenAPI schema documents it, every answer quoting the docu
 Each operation gets schema-valid (positive) and schema-breaking (negative) cases. Generation
 is derandomised, so a run is repeatable; a failure prints the case as a curl command.
 
-Two documented-shape gaps in code outside this suite are checked here by hand instead of
-by the schema (see KNOWN_GAPS): the /ask/stream event schema and the OpenAI error bodies.
+Every response goes through all of SCHEMA_CHECKS, event streams included: their schema
+describes one event, and Schemathesis checks each event and the JSON in its `data`. On top,
+by hand: what a schema cannot say (event order, quotes that are exact spans of the document).
 """
 
 from __future__ import annotations
@@ -49,14 +50,6 @@ SCHEMA_CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-# Responses the schema does not describe yet, and what is checked for them instead:
-#   POST /ask/stream 200: the text/event-stream schema says "string"; Schemathesis reads each
-#     event as {"event", "data"}. Checked: the event sequence and the `done` answer.
-#   POST /v1/chat/completions 400/404/422: OpenAI's {"error": {...}} shape, while the schema
-#     lists the app's ValidationErrorResponse for 422 and no 400/404. Checked: that shape.
-#     (A body that is not UTF-8 is refused before the route, in the app's documented shape.)
-#   POST /v1/chat/completions 200 with "stream": true: text/event-stream, documented as JSON.
-KNOWN_GAPS = {"POST /ask/stream", "POST /v1/chat/completions"}
 
 QUESTION = "How many terrorist crimes were averted in 2015?"
 # Cases random generation rarely reaches: the real document, a streamed chat completion.
@@ -80,6 +73,7 @@ def test_generated_requests_get_no_5xx_and_conform_to_the_schema(fuzz_server: Li
     # Read an answer stream to its end (Schemathesis stops after 20 events by default).
     config = schemathesis.Config.from_dict({"max-stream-events": 10_000})
     schema = schemathesis.openapi.from_url(f"{fuzz_server.url}/openapi.json", config=config)
+    schema.validate()  # a valid OpenAPI document, to begin with
     texts = DocumentTexts(fuzz_server.url)
     session = requests.Session()
     sent: Counter[str] = Counter()
@@ -152,30 +146,18 @@ class DocumentTexts:
 
 
 def validate(case: Case, response: Any, texts: DocumentTexts) -> None:
-    label = case.operation.label
-    status = response.status_code
-    content_type = header(response, "content-type")
-    if label not in KNOWN_GAPS or status in (413, 503):
-        case.validate_response(response, checks=SCHEMA_CHECKS)
-        if label == "POST /ask" and status == 200:
-            check_citations(response.json(), texts)
+    case.validate_response(response, checks=SCHEMA_CHECKS)
+    if response.status_code != 200:
         return
-    case.validate_response(response, checks=[not_a_server_error])
-    if label == "POST /ask/stream":
-        case.validate_response(
-            response, checks=[status_code_conformance, content_type_conformance, response_headers_conformance]
-        )
-        if status == 200:
-            check_answer_stream(response.text, texts)
+    label = case.operation.label
+    if label == "POST /ask":
+        check_citations(response.json(), texts)
+    elif label == "POST /ask/stream":
+        check_answer_stream(response, texts)
+    elif label == "POST /v1/chat/completions":
+        if header(response, "content-type").startswith("text/event-stream"):
+            check_chat_stream(response, texts)
         else:
-            case.validate_response(response, checks=[response_schema_conformance])
-    elif status in (400, 404, 422) and "error" in response.json():
-        check_openai_error(response.json())
-    elif status == 200 and content_type.startswith("text/event-stream"):
-        check_chat_stream(response.text, texts)
-    else:
-        case.validate_response(response, checks=SCHEMA_CHECKS)
-        if status == 200:
             check_chat_completion(response.json(), texts)
 
 
@@ -208,8 +190,9 @@ def sse_events(body: str) -> list[tuple[str, str]]:
     return events
 
 
-def check_answer_stream(body: str, texts: DocumentTexts) -> None:
-    events = sse_events(body)
+def check_answer_stream(response: Any, texts: DocumentTexts) -> None:
+    assert not response.stream_cut_short, "the stream was not read to its end"
+    events = sse_events(response.text)
     names = [name for name, _ in events]
     assert names and names[0] == "citations" and names[-1] in ("done", "error"), names
     assert set(names[1:-1]) <= {"token"}, names
@@ -217,26 +200,19 @@ def check_answer_stream(body: str, texts: DocumentTexts) -> None:
         check_citations(json.loads(events[-1][1]), texts)
 
 
-def check_chat_stream(body: str, texts: DocumentTexts) -> None:
-    events = sse_events(body)
+def check_chat_stream(response: Any, texts: DocumentTexts) -> None:
+    assert not response.stream_cut_short, "the stream was not read to its end"
+    events = sse_events(response.text)
     assert events and events[-1][1] == "[DONE]", events[-1:]
     chunks = [json.loads(data) for _, data in events[:-1]]
-    assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
     text = "".join(chunk["choices"][0]["delta"].get("content", "") for chunk in chunks)
     check_citations(answer_of(text, chunks[-1]), texts)
 
 
 def check_chat_completion(body: dict[str, Any], texts: DocumentTexts) -> None:
-    assert body["object"] == "chat.completion"
     check_citations(answer_of(body["choices"][0]["message"]["content"], body), texts)
 
 
 def answer_of(text: str, extras: dict[str, Any]) -> dict[str, Any]:
     keys: list[str] = ["answerable", "citations", "backend", "fallback_reason"]
     return {"answer": text, "timings_ms": {}, **{k: extras[k] for k in keys}}
-
-
-def check_openai_error(body: dict[str, Any]) -> None:
-    error = body.get("error")
-    assert isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"], body
-    assert error.get("type") == "invalid_request_error", body

@@ -7,7 +7,13 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import schemathesis
 from openai import OpenAI
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import LiveServer
 
@@ -191,3 +197,36 @@ def test_long_conversations_keep_the_newest_turns(oai: OpenAI) -> None:
         model="sysoyev-rag", messages=[*chatter, {"role": "user", "content": QUESTION}]
     )
     assert "167" in (response.choices[0].message.content or "")
+
+
+ASKED = {"messages": [{"role": "user", "content": QUESTION}]}
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "media_type"),
+    [
+        (ASKED, 200, "application/json"),
+        ({**ASKED, "stream": True}, 200, "text/event-stream"),
+        ({**ASKED, "model": "gpt-4o"}, 404, "application/json"),
+        ({**ASKED, "n": 2}, 422, "application/json"),
+        (b"{not json", 400, "application/json"),
+        ('{"messages": "caf\u00e9"}'.encode("latin-1"), 422, "application/json"),  # not UTF-8: the app's shape
+    ],
+)
+def test_responses_are_as_the_schema_documents(
+    client: httpx.Client, content: dict[str, Any] | bytes, status: int, media_type: str
+) -> None:
+    """Each kind of response, event streams event by event, checked against the server's OpenAPI schema."""
+    schema = schemathesis.openapi.from_url(f"{client.base_url}/openapi.json")
+    operation = schema.find_operation_by_label("POST /v1/chat/completions")
+    assert operation is not None
+    if isinstance(content, bytes):
+        response = client.post("/v1/chat/completions", content=content, headers={"content-type": "application/json"})
+    else:
+        response = client.post("/v1/chat/completions", json=content)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(media_type)
+    case = operation.Case(body=content, media_type="application/json")
+    case.validate_response(
+        response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+    )

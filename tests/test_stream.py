@@ -6,10 +6,18 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
 import pytest
+import schemathesis
+from schemathesis.schemas import APIOperation
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.app import create_app
 from rag.llm.base import ChatMessage
@@ -47,9 +55,21 @@ def parse_sse(body: str) -> list[Event]:
 
 
 def stream(client: httpx.Client, body: dict[str, Any]) -> tuple[httpx.Response, list[Event]]:
+    """The response and its events; both as the server's OpenAPI schema documents them, every event checked."""
     with client.stream("POST", "/ask/stream", json=body) as response:
         text = response.read().decode("utf-8")
+    case = documented_operation(str(client.base_url)).Case(body=body, media_type="application/json")
+    case.validate_response(
+        response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+    )
     return response, parse_sse(text) if response.headers["content-type"].startswith("text/event-stream") else []
+
+
+@cache
+def documented_operation(base_url: str) -> APIOperation:
+    operation = schemathesis.openapi.from_url(f"{base_url}/openapi.json").find_operation_by_label("POST /ask/stream")
+    assert operation is not None
+    return operation
 
 
 def check_order(events: Sequence[Event]) -> None:
