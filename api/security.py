@@ -65,11 +65,14 @@ def document_guards(app: Any, settings: Settings) -> None:
 def add_guard_responses(schema: dict[str, Any], settings: Settings) -> None:
     detail = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
 
-    def response(description: str, *headers: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": detail}}}
+    def response(description: str, *headers: str, required: bool = True, body_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+        content = {"application/json": {"schema": body_schema or detail}}
+        body: dict[str, Any] = {"description": description, "content": content}
         if headers:
-            body["headers"] = {name: {"schema": {"type": "string"}, "required": True} for name in headers}
+            body["headers"] = {name: {"schema": {"type": "string"}, "required": required} for name in headers}
         return body
+
+    openai_error = schema.get("components", {}).get("schemas", {}).get("OpenAIError")
 
     if settings.api_key:
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
@@ -82,10 +85,19 @@ def add_guard_responses(schema: dict[str, Any], settings: Settings) -> None:
                 responses.setdefault(
                     "413", response(f"The request body is over {settings.max_body_bytes} bytes (RAG_MAX_BODY_BYTES).")
                 )
+            # On the answer paths 503 comes from the concurrency guard (with Retry-After), or from
+            # the pipeline when the index or model is unusable (without it).
+            unusable = "The index or the embedding model is unusable; the message says what to fix."
             if path in ANSWER_PATHS:
+                body_schema = {"anyOf": [detail, {"$ref": "#/components/schemas/OpenAIError"}]} if path.startswith("/v1/") and openai_error else None
                 responses.setdefault(
                     "503",
-                    response("Too many answers in flight (RAG_MAX_CONCURRENCY); retry after a second.", "Retry-After"),
+                    response(
+                        "Too many answers in flight (RAG_MAX_CONCURRENCY): retry after the Retry-After seconds. " + unusable,
+                        "Retry-After",
+                        required=False,
+                        body_schema=body_schema,
+                    ),
                 )
             public = method in ("get", "head") and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
             if settings.api_key and not public:
