@@ -150,9 +150,10 @@ class Machine:
     cores: int
     ram_gb: float
     python: str
-    torch_threads: int
+    embed_threads: int  # threads per encode (RAG_EMBED_THREADS)
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    embed_backend: str = ""  # the backend the in-process embedder runs (onnx, onnx-int8, torch)
 
 
 def _cpu_model() -> str:
@@ -175,16 +176,16 @@ def _ram_gb() -> float:
     return float("nan")
 
 
-def machine_info() -> Machine:
-    import torch
-
+def machine_info(embed_backend: str = "") -> Machine:
+    settings = get_settings()
     return Machine(
         cpu=_cpu_model(),
         cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0,
         ram_gb=round(_ram_gb(), 1),
         python=platform.python_version(),
-        torch_threads=torch.get_num_threads(),
+        embed_threads=settings.embed_threads,
         load_before=os.getloadavg(),
+        embed_backend=embed_backend or settings.embed_backend,
     )
 
 
@@ -494,6 +495,12 @@ class CachingEmbedder(Embedder):
         return np.stack([self.store[k] for k in keys])
 
 
+def vector_cache_name(embedder: Embedder) -> str:
+    """Whose vectors a cache file holds: torch and fp32 ONNX agree to 1e-6 and share one; int8 differs."""
+    backend = getattr(embedder, "backend", "torch")
+    return embedder.model_name + ("" if backend in ("torch", "onnx") else f"@{backend}")
+
+
 def _cache_files(cache_dir: Path, model_name: str) -> tuple[Path, Path]:
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name)
     return cache_dir / f"{slug}.keys.txt", cache_dir / f"{slug}.vectors.npy"
@@ -752,7 +759,8 @@ def markdown(r: Results, chart: str | None) -> str:
         f"# Benchmark {r.created}",
         "",
         f"- command: `{r.command}`",
-        f"- machine: {m.cpu}, {m.cores} cores, {m.ram_gb} GB RAM, Python {m.python}, torch threads {m.torch_threads}",
+        f"- machine: {m.cpu}, {m.cores} cores, {m.ram_gb} GB RAM, Python {m.python}, "
+        f"embedding backend {m.embed_backend or '?'} with {m.embed_threads} thread(s) per encode",
         f"- load average (1/5/15 min) before: {' / '.join(f'{x:.2f}' for x in m.load_before)}, "
         f"after: {' / '.join(f'{x:.2f}' for x in m.load_after)}",
         f"- target: {r.endpoint or 'a server started by the benchmark'}; {r.questions} gold questions; run took {r.seconds:.0f} s",
@@ -1057,7 +1065,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
         tmp = Path(tmp_name)
         _say("loading the model in-process (for the floor and the profile)…")
-        embedder = Embedder(settings.model_path, model_name=settings.model_name)
+        embedder = Embedder(settings.model_path, model_name=settings.model_name, threads=settings.embed_threads)
+        r.machine = Machine(**{**asdict(r.machine), "embed_backend": embedder.backend})
+        _say(f"embedding backend: {embedder.backend}")
         index_dir = tmp / "index"
 
         _say("timing `rag ingest --rebuild` into a temporary index…")
@@ -1121,7 +1131,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
 
         if sizes:
             cache_dir = None if args.no_vector_cache else args.vector_cache
-            store = load_vector_cache(cache_dir, embedder.model_name)
+            store = load_vector_cache(cache_dir, vector_cache_name(embedder))
             if store:
                 _say(f"vector cache: {len(store):,} model vectors of synthetic texts from {cache_dir}")
             per_size = 60 if args.quick else 150
@@ -1134,7 +1144,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
                 )
                 r.scale.append(point)
                 if point.texts_encoded:
-                    save_vector_cache(cache_dir, embedder.model_name, store)
+                    save_vector_cache(cache_dir, vector_cache_name(embedder), store)
                 gc.collect()
 
     r.machine = Machine(**{**asdict(r.machine), "load_after": os.getloadavg()})

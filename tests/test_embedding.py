@@ -1,0 +1,165 @@
+"""The embedding backends on the real bundled model: ONNX Runtime must give torch's vectors.
+
+No mocks: the ONNX graph is the one exported from the bundled model (into the default cache, or
+a temporary one where the export itself is under test), and torch is sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding import Embedder, onnx_path
+from rag.errors import ConfigError
+from rag.index import build_index, load_index
+from rag.settings import PROJECT_ROOT, Settings, get_settings
+
+GOLD = PROJECT_ROOT / "eval" / "gold.jsonl"
+INTERVIEW = PROJECT_ROOT / "corpus" / "sysoyev-interview.txt"
+
+
+def _texts() -> list[str]:
+    questions = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = INTERVIEW.read_text(encoding="utf-8")
+    passages = [text[i : i + 1500] for i in range(0, len(text), 1500)]  # the long ones are truncated at 256 tokens
+    odd = ["", " ", "a", "Кто дал интервью?", "SCO RATS 2016!!!", "tab\tand\nnewline", "🙂 emoji"]
+    return questions[:40] + passages + odd
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder() -> Embedder:
+    embedder = Embedder(backend="onnx")
+    assert embedder.backend == "onnx"
+    return embedder
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(backend="torch")
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+def test_onnx_vectors_match_torch(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
+    texts = _texts()
+    ours, reference = onnx_embedder.encode(texts), torch_embedder.encode(texts)
+    assert ours.shape == reference.shape == (len(texts), 384)
+    assert ours.dtype == np.float32 and ours.flags.c_contiguous
+    assert _cosines(ours, reference).min() >= 0.999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert (onnx_embedder.dimension, onnx_embedder.max_seq_length) == (torch_embedder.dimension, torch_embedder.max_seq_length)
+    assert onnx_embedder.model_name == torch_embedder.model_name  # an index from either serves the other
+
+
+def test_a_batch_gives_each_text_its_own_vector(onnx_embedder: Embedder) -> None:
+    """Sorting by length, padding and batching must not change or reorder any vector."""
+    texts = _texts()
+    batched = onnx_embedder.encode(texts, batch_size=7)
+    one_by_one = np.stack([onnx_embedder.encode([t])[0] for t in texts])
+    assert _cosines(batched, one_by_one).min() >= 0.99999
+    with onnx_embedder.all_cores():
+        parallel = onnx_embedder.encode(texts, batch_size=3)
+    assert _cosines(parallel, one_by_one).min() >= 0.99999
+
+
+def test_empty_input_and_query_cache(onnx_embedder: Embedder) -> None:
+    assert onnx_embedder.encode([]).shape == (0, 384)
+    first = onnx_embedder.encode_query("Who gave the interview?")
+    assert first.shape == (384,) and not first.flags.writeable
+    assert onnx_embedder.encode_query("Who gave the interview?") is first  # served from the cache
+    np.testing.assert_allclose(first, onnx_embedder.encode(["Who gave the interview?"])[0], atol=1e-6)
+
+
+def test_query_cache_is_bounded() -> None:
+    small = Embedder(backend="onnx", query_cache_size=2)
+    a = small.encode_query("a")
+    small.encode_query("b")
+    small.encode_query("c")  # evicts "a", the least recently used
+    assert small.encode_query("a") is not a
+    assert len(small._cache) == 2
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(ConfigError, match="RAG_EMBED_BACKEND"):
+        Embedder(backend="tensorflow")
+    with pytest.raises(ValueError, match="embed_backend"):
+        get_settings(embed_backend="tensorflow")
+
+
+def test_the_onnx_path_never_imports_torch(tmp_path: Path) -> None:
+    """With the export cached, a server process loads neither torch nor sentence-transformers."""
+    Embedder(backend="onnx")  # makes sure the default cache holds the export
+    code = (
+        "import sys; from rag.embedding import Embedder; e = Embedder(backend='onnx'); e.encode_query('hi'); "
+        "print(e.backend, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert done.stdout.split() == ["onnx", "False", "False"]
+
+
+def test_index_built_with_torch_serves_onnx_queries(
+    tmp_path: Path, onnx_embedder: Embedder, torch_embedder: Embedder
+) -> None:
+    settings: Settings = get_settings(index_dir=tmp_path / "index", corpus_dir=PROJECT_ROOT / "corpus")
+    built, _ = build_index(settings, torch_embedder)
+    loaded = load_index(settings.index_dir, model_name=onnx_embedder.model_name, dimension=onnx_embedder.dimension)
+    assert loaded is not None and loaded.version == built.version
+    query = onnx_embedder.encode(["How many websites were blocked?"])
+    _, ids_onnx = loaded.dense.search(query, 5)
+    _, ids_torch = loaded.dense.search(torch_embedder.encode(["How many websites were blocked?"]), 5)
+    assert ids_onnx.tolist() == ids_torch.tolist()
+
+
+@pytest.mark.slow
+def test_export_happens_once_with_a_log_line_and_a_damaged_file_is_redone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, torch_embedder: Embedder
+) -> None:
+    caplog.set_level(logging.WARNING, logger="rag.embedding")
+    first = Embedder(backend="onnx", cache_dir=tmp_path)
+    assert first.backend == "onnx"
+    target = onnx_path(Path(first.model_path), tmp_path, int8=False)
+    assert target.is_file() and target.parent == tmp_path / "onnx"
+    assert any("exporting the embedding model to ONNX" in r.getMessage() for r in caplog.records)
+    assert [p.name for p in target.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+    caplog.clear()
+    Embedder(backend="onnx", cache_dir=tmp_path)  # reuses the file
+    assert not any("exporting" in r.getMessage() for r in caplog.records)
+
+    target.write_bytes(b"not an onnx graph")
+    redone = Embedder(backend="onnx", cache_dir=tmp_path)
+    assert redone.backend == "onnx" and target.stat().st_size > 1_000_000
+    assert any("exporting it again" in r.getMessage() for r in caplog.records)
+    texts = _texts()[:10]
+    assert _cosines(redone.encode(texts), torch_embedder.encode(texts)).min() >= 0.999
+
+
+@pytest.mark.slow
+def test_int8_is_close_but_opt_in(tmp_path: Path, torch_embedder: Embedder) -> None:
+    int8 = Embedder(backend="onnx-int8", cache_dir=tmp_path)
+    assert int8.backend == "onnx-int8" and get_settings().embed_backend == "onnx"
+    texts = _texts()
+    cosines = _cosines(int8.encode(texts), torch_embedder.encode(texts))
+    assert cosines.mean() >= 0.98 and cosines.min() >= 0.9
+
+
+def test_a_model_onnx_cannot_reproduce_falls_back_to_torch(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A Dense layer after pooling is beyond the export: that model is served by torch, and says so."""
+    from sentence_transformers import SentenceTransformer, models
+
+    base = SentenceTransformer(Embedder(backend="torch").model_path, device="cpu")
+    folder = tmp_path / "with-dense"
+    SentenceTransformer(modules=[*base, models.Dense(384, 32)], device="cpu").save(str(folder))
+    caplog.set_level(logging.WARNING, logger="rag.embedding")
+    embedder = Embedder(str(folder), backend="onnx", cache_dir=tmp_path / "cache")
+    assert embedder.backend == "torch" and embedder.dimension == 32
+    assert any("torch instead of ONNX Runtime" in r.getMessage() for r in caplog.records)
+    assert not (tmp_path / "cache" / "onnx").exists()
