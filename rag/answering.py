@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,7 +84,7 @@ SENTENCE_FEATURES = (
     "heading",  # 1 when it does not end like a sentence (headline, byline)
     "lead_match",  # cosine to the interviewer's question, for the opening sentence of a close match
     "type_match",  # 1 when the question wants a date/number and the sentence has one
-    "specifics",  # share of the question's numbers and names found in the sentence
+    "specifics",  # share of the question's numbers and names in the sentence (0 unless weighted)
     "length",  # log(1 + distinct words)
     "repeated",  # 1 when an earlier answer in the conversation already quoted the sentence
 )
@@ -135,9 +137,31 @@ def specifics(question: str) -> list[str]:
     return out
 
 
-def _present(token: str, vocabulary: set[str]) -> bool:
+def _present(token: str, vocabulary: Set[str]) -> bool:
     parts = words(token)
     return all(p in vocabulary or stem(p) in vocabulary or any(v.startswith(p[:5]) for v in vocabulary if len(p) >= 5) for p in parts)
+
+
+class SentenceFacts(NamedTuple):
+    terms: frozenset[str]  # content terms (stemmed)
+    vocabulary: frozenset[str]  # lower-cased words
+    terminal: bool  # ends like a sentence
+    candidate: bool  # may be quoted as an answer (see is_answer_candidate)
+    has_date: bool
+    has_number: bool
+
+
+@lru_cache(maxsize=65536)
+def sentence_facts(sentence: str) -> SentenceFacts:
+    """What the scorer needs from a sentence's text, computed once per distinct sentence."""
+    return SentenceFacts(
+        frozenset(content_terms(sentence)),
+        frozenset(words(sentence)),
+        bool(_TERMINAL.search(sentence)),
+        is_answer_candidate(sentence),
+        has_type(sentence, "date"),
+        has_type(sentence, "number"),
+    )
 
 
 def expected_type(question: str) -> str | None:
@@ -177,7 +201,7 @@ class ExtractiveAnswerer:
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unknown_idf)
 
-    def weighted_coverage(self, terms: Sequence[str], present: set[str]) -> float:
+    def weighted_coverage(self, terms: Sequence[str], present: Set[str]) -> float:
         unique = set(terms)
         if not unique:
             return 0.0
@@ -188,9 +212,13 @@ class ExtractiveAnswerer:
         self, query: Query, hits: Sequence[Hit], scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence]
     ) -> EvidenceSignals:
         terms = content_terms(query.full)
-        evidence = " ".join(embedding_text(h.chunk) for h in hits[:3])
-        present = set(content_terms(evidence))
-        vocabulary = set(words(evidence)) | present
+        present: set[str] = set()
+        vocabulary: set[str] = set()
+        for hit in hits[:3]:
+            facts = sentence_facts(embedding_text(hit.chunk))  # a chunk's text is cached the same way
+            present |= facts.terms
+            vocabulary |= facts.vocabulary
+        vocabulary |= present
         missing = sum(1 for token in specifics(query.text) if not _present(token, vocabulary))
         kind = expected_type(query.text)
         answer_text = " ".join(self.texts[c.key.doc_id][c.key.start : c.key.end] for c in chosen)
@@ -209,7 +237,7 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(hits, 1):
             for span in hit.chunk.sentences:
                 key = SentenceKey(hit.chunk.doc_id, span.start, span.end)
-                if key not in seen and is_answer_candidate(self.texts[key.doc_id][key.start : key.end]):
+                if key not in seen and sentence_facts(self.texts[key.doc_id][key.start : key.end]).candidate:
                     seen.add(key)
                     candidates.append((key, hit, rank))
         if not candidates:
@@ -232,22 +260,24 @@ class ExtractiveAnswerer:
         kind = expected_type(query.text)
         asked = specifics(query.text)
         weights = sentence_weights(self.settings)
+        specifics_weight = weights[SENTENCE_FEATURES.index("specifics")]
         scored = []
         for (key, hit, rank), cos, row in zip(candidates, sentence_cos, rows, strict=True):
             sentence = self.texts[key.doc_id][key.start : key.end]
-            lexical = self.weighted_coverage(terms, set(content_terms(sentence)))
-            vocabulary = set(words(sentence))
+            facts = sentence_facts(sentence)
+            lexical = self.weighted_coverage(terms, facts.terms)
             features = (
                 float(cos),
                 lexical,
                 context_cos[id(hit)],
                 1.0 / rank,
                 float(hit.chunk.kind == "question"),  # the interviewer's words answer only when nothing else does
-                float(not _TERMINAL.search(sentence)),  # a headline or byline, not a statement
+                float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(kind is not None and has_type(sentence, kind)),
-                sum(_present(t, vocabulary) for t in asked) / len(asked) if asked else 0.0,
-                math.log1p(len(vocabulary)),
+                float(facts.has_date if kind == "date" else facts.has_number if kind == "number" else False),
+                # Weight 0 by default (see eval.calibrate): then not worth computing.
+                sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
+                math.log1p(len(facts.vocabulary)),
                 float(any(sentence in said for said in query.said)),
             )
             score = sum(w * f for w, f in zip(weights, features, strict=True))
