@@ -17,7 +17,26 @@ from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.index import build_index, current_index_path, load_index
 from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, Settings, get_settings
-from tests.conftest import make_corpus
+from tests.conftest import make_corpus, start_server
+
+
+def assert_server_starts_and_answers(settings: Settings) -> None:
+    """A real uvicorn server over this index directory loads (or rebuilds) it and answers."""
+    from api.app import create_app
+
+    server = start_server(create_app(settings=settings))
+    try:
+        with server.client() as http:
+            health = http.get("/health").json()
+            response = http.post("/ask", json={"question": "How many terrorists were liquidated?"})
+            assert response.status_code == 200, response.text
+            body = response.json()
+            text = http.get("/documents/sysoyev-interview").json()["text"]
+        assert current_index_path(settings.index_dir).name.endswith(health["index_id"])  # type: ignore[union-attr]
+        assert body["answerable"] and body["citations"]
+        assert all(c["quote"] == text[c["start"] : c["end"]] for c in body["citations"])
+    finally:
+        server.stop()
 
 
 @pytest.fixture()
@@ -106,6 +125,12 @@ def test_flipped_byte_is_detected_and_rebuilt(fresh: Settings, embedder: Embedde
     assert pipeline.build_report is not None, "a corrupt index must be rebuilt, not served"
     answer = pipeline.ask("How many terrorists were liquidated?")
     assert answer.answerable and all(c.quote == pipeline.documents[c.doc_id].text[c.start : c.end] for c in answer.citations)
+    if victim == "dense.faiss":  # one real server start is enough to show the path end to end
+        corrupt = current_index_path(fresh.index_dir) / victim  # type: ignore[operator]
+        data = bytearray(corrupt.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        corrupt.write_bytes(bytes(data))
+        assert_server_starts_and_answers(fresh)
 
 
 def test_missing_file_is_detected_and_rebuilt(fresh: Settings, embedder: Embedder) -> None:
@@ -116,6 +141,8 @@ def test_missing_file_is_detected_and_rebuilt(fresh: Settings, embedder: Embedde
     with pytest.raises(IndexCorruptError, match="missing"):
         load_index(fresh.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
     assert Pipeline.load(fresh, embedder=embedder).build_report is not None
+    (current_index_path(fresh.index_dir) / "chunks.jsonl").unlink()  # type: ignore[operator]
+    assert_server_starts_and_answers(fresh)
 
 
 def test_killed_while_writing_leaves_previous_index_loadable(fresh: Settings, embedder: Embedder) -> None:
@@ -147,3 +174,4 @@ def test_killed_while_writing_leaves_previous_index_loadable(fresh: Settings, em
     pipeline = Pipeline.load(fresh, embedder=embedder)
     assert pipeline.index.version != built.version
     assert not [p for p in fresh.index_dir.iterdir() if p.name.startswith(".tmp-")]
+    assert_server_starts_and_answers(fresh)
