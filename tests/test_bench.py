@@ -5,8 +5,13 @@ No timing assertions: only that each piece measures what it says it does.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +250,68 @@ def test_scale_step_over_http(tmp_path: Path, embedder: Embedder) -> None:
     assert point.search_http is not None and point.search_http.n == 5
     assert point.server_peak_rss_mb is not None and point.server_peak_rss_mb > 50
     assert point.server_ready_s is not None and point.server_ready_s > 0
+
+
+# ---------------------------------------------------------------------------- the load generator's HTTP
+
+
+class _Responder(BaseHTTPRequestHandler):
+    """Answers POSTs the three ways HTTP/1.1 delimits a body; /fail answers 500."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        assert json.loads(body)["question"]
+        payload = b'{"answer": "' + b"x" * 300 + b'"}'
+        status = 500 if self.path == "/fail" else 200
+        self.send_response(status)
+        if self.path == "/chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (payload[:100], payload[100:]):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/close":
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+
+@pytest.fixture(scope="module")
+def responder() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Responder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("path", ["/length", "/chunked", "/close"])
+def test_load_generator_reads_every_kind_of_response(responder: str, path: str) -> None:
+    bodies = itertools.cycle([{"question": "q"}])
+    result = bench.throughput(responder, path, bodies, concurrency=3, duration=0.5)
+    assert result.errors == 0 and result.requests > 10 and result.latency is not None
+    assert result.client_cpu_ms is not None and result.client_cpu_ms > 0 and result.server_cpu_ms is None
+    with bench.HttpClient(responder) as client:
+        timed = bench.time_sequential(client, path, [{"question": "a"}, {"question": "b"}, {"question": "c"}])
+    assert timed.errors == 0 and timed.stats is not None and timed.stats.n == 3
+
+
+def test_load_generator_counts_errors(responder: str) -> None:
+    failing = bench.throughput(responder, "/fail", itertools.cycle([{"question": "q"}]), 2, 0.3)
+    assert failing.requests > 0 and failing.errors == failing.requests and failing.latency is None
+    dead = f"http://127.0.0.1:{bench.free_port()}"  # nothing listens there
+    assert bench.throughput(dead, "/ask", itertools.cycle([{"question": "q"}]), 2, 0.2).errors > 0
+    with bench.HttpClient(dead) as client:
+        assert bench.time_sequential(client, "/ask", [{"question": "q"}]).errors == 1
+    assert bench.process_cpu_s() is not None and bench.process_cpu_s(os.getpid()) is not None
