@@ -21,6 +21,7 @@ from eval import bench
 from eval.synthetic import synthetic_documents, synthetic_questions, write_corpus
 from rag.chunking import chunk_document, split_sentences
 from rag.embedding import Embedder
+from rag.pipeline import Pipeline
 from rag.types import Document
 
 MONTHS = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)\b")
@@ -315,3 +316,12 @@ def test_load_generator_counts_errors(responder: str) -> None:
     with bench.HttpClient(dead) as client:
         assert bench.time_sequential(client, "/ask", [{"question": "q"}]).errors == 1
     assert bench.process_cpu_s() is not None and bench.process_cpu_s(os.getpid()) is not None
+
+
+def test_profile_splits_the_model_from_the_rest(pipeline: Pipeline) -> None:
+    questions = ["Who gave the interview?", "How many crimes were averted?", "What is RATS?"]
+    profile = bench.profile_ask(pipeline, questions)
+    assert profile.requests == 3 and profile.inprocess.n == 3
+    assert profile.without_encode is not None and profile.without_encode.n == 3
+    assert 0.0 < profile.encode_share < 1.0 and 0.0 < profile.encode_ms < profile.total_ms
+    assert "Pipeline.ask" in profile.text
