@@ -33,11 +33,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -145,6 +148,17 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        """The embedder those settings describe (model, backend, threads, export cache)."""
+        return cls(
+            settings.model_path,
+            model_name=settings.model_name,
+            threads=settings.embed_threads,
+            backend=settings.embed_backend,
+            cache_dir=settings.embed_cache_dir,
+        )
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Vectors of `texts`, shape (len(texts), dimension). `progress` is accepted for compatibility."""

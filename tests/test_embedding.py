@@ -163,3 +163,9 @@ def test_a_model_onnx_cannot_reproduce_falls_back_to_torch(tmp_path: Path, caplo
     assert embedder.backend == "torch" and embedder.dimension == 32
     assert any("torch instead of ONNX Runtime" in r.getMessage() for r in caplog.records)
     assert not (tmp_path / "cache" / "onnx").exists()
+
+
+def test_from_settings_follows_the_settings(tmp_path: Path) -> None:
+    embedder = Embedder.from_settings(get_settings(embed_backend="torch", embed_threads=1))
+    assert embedder.backend == "torch" and embedder.model_name == get_settings().model_name
+    assert get_settings(embed_cache_dir=tmp_path).embed_cache_dir == tmp_path
