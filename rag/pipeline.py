@@ -67,6 +67,8 @@ class Pipeline:
         self.loaded_at = time.time()
         self._cache: OrderedDict[tuple[object, ...], Answer] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # Settings do not change under a pipeline (`configured` makes a new one): hash them once.
+        self._fingerprint = settings.answer_fingerprint()
 
     # ---------------------------------------------------------------- loading
 
@@ -140,7 +142,7 @@ class Pipeline:
         began = time.perf_counter()
         self._check_question(question, "question")
         history = tuple(history)
-        key = (question, history, top_k, mode, self.settings.answer_fingerprint(), self.index.version)
+        key = (question, history, top_k, mode, self._fingerprint, self.index.version)
         cached = self._cache_get(key)
         if cached is not None:
             total = (time.perf_counter() - began) * 1000
