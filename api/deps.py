@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from rag.pipeline import Pipeline
 
 
-def get_pipeline(request: Request) -> Pipeline:
+async def get_pipeline(request: Request) -> Pipeline:
+    """Async so FastAPI calls it on the event loop instead of a thread-pool hop per request."""
     pipeline: Pipeline = request.app.state.pipeline
     return pipeline
 

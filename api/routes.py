@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import PipelineDep
 from api.schemas import (
@@ -25,11 +26,15 @@ def history_of(request: AskRequest) -> tuple[ChatTurn, ...]:
     return tuple(ChatTurn(t.role, t.content) for t in request.history)
 
 
-# Plain `def` routes run in the thread pool: model work stays off the event loop.
+# Model work stays off the event loop: plain `def` routes run in the thread pool, and /ask answers
+# from the cache on the loop but computes in the thread pool.
 @router.post("/ask", response_model=AskResponse, tags=["answers"])
-def ask(body: AskRequest, pipeline: PipelineDep) -> dict[str, object]:
+async def ask(body: AskRequest, pipeline: PipelineDep) -> dict[str, object]:
     """Answer a question with citations to exact spans of the interview."""
-    answer = pipeline.ask(body.question, history_of(body), body.top_k, body.mode)
+    history = history_of(body)
+    answer = pipeline.cached_answer(body.question, history, body.top_k, body.mode)
+    if answer is None:
+        answer = await run_in_threadpool(pipeline.ask, body.question, history, body.top_k, body.mode)
     return answer.to_json()
 
 

@@ -25,7 +25,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = get_settings(**({"corpus_dir": args.corpus} if args.corpus else {}))
     t0 = time.perf_counter()
-    embedder = Embedder(settings.model_path, model_name=settings.model_name, threads=settings.embed_threads)
+    embedder = Embedder.from_settings(settings)
     model_seconds = time.perf_counter() - t0
     previous = None
     if not args.rebuild:
@@ -37,7 +37,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     print(
         f"indexed {report.documents} document(s), {report.chunks} chunks, "
         f"{index.manifest['sentence_count']} sentences in {report.seconds:.2f} s "
-        f"(model load {model_seconds:.2f} s; {report.reused_documents} unchanged document(s) reused) -> {report.path}"
+        f"(model load {model_seconds:.2f} s; {report.reused_documents} unchanged document(s) reused) -> {report.path}; "
+        f"{report.chunks / max(report.seconds, 1e-9):.0f} chunks/s"
     )
     return 0
 

@@ -374,8 +374,10 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int) -> SearchInd
         chunks = [Chunk.from_json(json.loads(line)) for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
         dense = _read_faiss(path / "dense.faiss")
         sentence_dense = _read_faiss(path / "sentences.faiss")
-        section_vectors = np.load(path / "sections.npy", allow_pickle=False)
-        sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False)
+        # Memory-mapped, read-only: a version folder never changes once written, and the sentence
+        # vectors are also inside sentences.faiss — mapping them keeps only the rows read resident.
+        section_vectors = np.load(path / "sections.npy", allow_pickle=False, mmap_mode="r")
+        sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
         sentence_keys = [
             SentenceKey(d, int(a), int(b))
             for d, a, b in (json.loads(line) for line in (path / "sentences.jsonl").read_text(encoding="utf-8").splitlines())

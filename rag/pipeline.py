@@ -86,7 +86,7 @@ class Pipeline:
         An index built with another model is refused (IndexMismatchError), never rebuilt silently.
         """
         settings = settings or get_settings()
-        embedder = embedder or Embedder(settings.model_path, model_name=settings.model_name, threads=settings.embed_threads)
+        embedder = embedder or Embedder.from_settings(settings)
         index: SearchIndex | None = None
         report: BuildReport | None = None
         previous: SearchIndex | None = None
@@ -145,8 +145,7 @@ class Pipeline:
         key = (question, history, top_k, mode, self._fingerprint, self.index.version)
         cached = self._cache_get(key)
         if cached is not None:
-            total = (time.perf_counter() - began) * 1000
-            return dataclasses.replace(cached, timings_ms={**cached.timings_ms, "total": round(total, 3), "cached": 1.0})
+            return _from_cache(cached, began)
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
@@ -165,6 +164,20 @@ class Pipeline:
         if answer.fallback_reason is None or answer.fallback_reason == LLM_NOT_CONFIGURED:
             self._cache_put(key, answer)
         return answer
+
+    def cached_answer(
+        self,
+        question: str,
+        history: Sequence[ChatTurn] = (),
+        top_k: int | None = None,
+        mode: Mode = "auto",
+    ) -> Answer | None:
+        """The answer `ask` would return from its cache, or None; never computes (cheap enough for
+        an event loop). A question `ask` would refuse as input is never cached, so it gives None."""
+        began = time.perf_counter()
+        key = (question, tuple(history), top_k, mode, self._fingerprint, self.index.version)
+        cached = self._cache_get(key)
+        return None if cached is None else _from_cache(cached, began)
 
     def ask_stream(
         self,
@@ -288,3 +301,8 @@ def _make_llm(settings: Settings) -> ChatBackend | None:
 
 
 __all__ = ["NOT_IN_INTERVIEW", "Pipeline", "StreamEvent"]
+
+
+def _from_cache(cached: Answer, began: float) -> Answer:
+    total = (time.perf_counter() - began) * 1000
+    return dataclasses.replace(cached, timings_ms={**cached.timings_ms, "total": round(total, 3), "cached": 1.0})

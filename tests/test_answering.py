@@ -76,3 +76,17 @@ def test_listwise_fit_learns_the_feature_that_separates_supporting_sentences() -
     assert w[1] > 0 and abs(w[1]) > 3 * max(abs(w[0]), abs(w[2]))
     assert top1(rankings, w) >= 0.95  # L2 keeps the weights finite, so a near-tie may go wrong
     assert top1(rankings, np.array([0.0, -1.0, 0.0])) < 0.2
+
+
+def test_cached_answer_only_reads_the_cache(pipeline: Pipeline) -> None:
+    question = "Which memorandum of understanding is being prepared, according to the director?"
+    history = (ChatTurn("user", "Who is the director?"), ChatTurn("assistant", "Yevgeniy Sysoyev."))
+    assert pipeline.cached_answer(question) is None  # never computes
+    fresh = pipeline.ask(question)
+    hit = pipeline.cached_answer(question)
+    assert hit is not None and hit.timings_ms["cached"] == 1.0
+    assert (hit.answer, hit.citations, hit.answerable) == (fresh.answer, fresh.citations, fresh.answerable)
+    assert pipeline.cached_answer(question, history) is None  # history is part of the key
+    assert pipeline.cached_answer(question, top_k=2) is None
+    assert pipeline.configured(answer_margin=0.1).cached_answer(question) is None  # other settings, other cache
+    assert pipeline.cached_answer("   ") is None  # input `ask` refuses is never cached
