@@ -91,10 +91,11 @@ def test_stale_index_is_rebuilt_and_unchanged_documents_reused(fresh: Settings, 
 
 def _smaller_model(path: Path) -> str:
     """A real, different sentence-transformers model: MiniLM plus a projection to 64 dimensions."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Dense
 
     base = SentenceTransformer(Embedder().model_path, device="cpu")
-    dense = models.Dense(in_features=384, out_features=64)
+    dense = Dense(in_features=384, out_features=64)
     SentenceTransformer(modules=[*base, dense], device="cpu").save(str(path))
     return str(path)
 
