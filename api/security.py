@@ -73,6 +73,12 @@ def add_guard_responses(schema: dict[str, Any], settings: Settings) -> None:
         return body
 
     openai_error = schema.get("components", {}).get("schemas", {}).get("OpenAIError")
+    # On the answer paths 503 comes from the concurrency guard (with Retry-After), or from the
+    # pipeline when the index or model is unusable (without it).
+    busy_or_unusable = (
+        "Too many answers in flight (RAG_MAX_CONCURRENCY): retry after the Retry-After seconds. "
+        "The index or the embedding model is unusable; the message says what to fix."
+    )
 
     if settings.api_key:
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
@@ -85,15 +91,12 @@ def add_guard_responses(schema: dict[str, Any], settings: Settings) -> None:
                 responses.setdefault(
                     "413", response(f"The request body is over {settings.max_body_bytes} bytes (RAG_MAX_BODY_BYTES).")
                 )
-            # On the answer paths 503 comes from the concurrency guard (with Retry-After), or from
-            # the pipeline when the index or model is unusable (without it).
-            unusable = "The index or the embedding model is unusable; the message says what to fix."
             if path in ANSWER_PATHS:
                 body_schema = {"anyOf": [detail, {"$ref": "#/components/schemas/OpenAIError"}]} if path.startswith("/v1/") and openai_error else None
                 responses.setdefault(
                     "503",
                     response(
-                        "Too many answers in flight (RAG_MAX_CONCURRENCY): retry after the Retry-After seconds. " + unusable,
+                        busy_or_unusable,
                         "Retry-After",
                         required=False,
                         body_schema=body_schema,

@@ -68,9 +68,15 @@ class ScoredSentence:
     key: SentenceKey
     chunk_id: str
     score: float
-    dense: float
-    lexical: float
-    features: tuple[float, ...] = ()
+    features: tuple[float, ...]  # one value per SENTENCE_FEATURES
+
+    @property
+    def dense(self) -> float:
+        return self.features[0]
+
+    @property
+    def lexical(self) -> float:
+        return self.features[1]
 
 
 # What a candidate sentence is scored on; its score is the weighted sum (weights in Settings,
@@ -142,6 +148,12 @@ def _present(token: str, vocabulary: Set[str]) -> bool:
     return all(p in vocabulary or stem(p) in vocabulary or any(v.startswith(p[:5]) for v in vocabulary if len(p) >= 5) for p in parts)
 
 
+@lru_cache(maxsize=65536)
+def term_sets(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A text's content terms (stemmed) and its lower-cased words, computed once per distinct text."""
+    return frozenset(content_terms(text)), frozenset(words(text))
+
+
 class SentenceFacts(NamedTuple):
     terms: frozenset[str]  # content terms (stemmed)
     vocabulary: frozenset[str]  # lower-cased words
@@ -155,8 +167,7 @@ class SentenceFacts(NamedTuple):
 def sentence_facts(sentence: str) -> SentenceFacts:
     """What the scorer needs from a sentence's text, computed once per distinct sentence."""
     return SentenceFacts(
-        frozenset(content_terms(sentence)),
-        frozenset(words(sentence)),
+        *term_sets(sentence),
         bool(_TERMINAL.search(sentence)),
         is_answer_candidate(sentence),
         has_type(sentence, "date"),
@@ -215,9 +226,9 @@ class ExtractiveAnswerer:
         present: set[str] = set()
         vocabulary: set[str] = set()
         for hit in hits[:3]:
-            facts = sentence_facts(embedding_text(hit.chunk))  # a chunk's text is cached the same way
-            present |= facts.terms
-            vocabulary |= facts.vocabulary
+            chunk_terms, chunk_words = term_sets(embedding_text(hit.chunk))
+            present |= chunk_terms
+            vocabulary |= chunk_words
         vocabulary |= present
         missing = sum(1 for token in specifics(query.text) if not _present(token, vocabulary))
         kind = expected_type(query.text)
@@ -280,10 +291,10 @@ class ExtractiveAnswerer:
                 math.log1p(len(facts.vocabulary)),
                 float(any(sentence in said for said in query.said)),
             )
-            score = sum(w * f for w, f in zip(weights, features, strict=True))
+            score = sum(weight * value for weight, value in zip(weights, features, strict=True))
             inside = hit.chunk.start <= key.start and key.end <= hit.chunk.end
             chunk_id = hit.chunk.chunk_id if inside else self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
-            scored.append(ScoredSentence(key, chunk_id, score, float(cos), lexical, features))
+            scored.append(ScoredSentence(key, chunk_id, score, features))
         scored.sort(key=lambda s: -s.score)
         return scored
 

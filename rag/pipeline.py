@@ -142,7 +142,7 @@ class Pipeline:
         began = time.perf_counter()
         self._check_question(question, "question")
         history = tuple(history)
-        key = (question, history, top_k, mode, self._fingerprint, self.index.version)
+        key = self._cache_key(question, history, top_k, mode)
         cached = self._cache_get(key)
         if cached is not None:
             return _from_cache(cached, began)
@@ -175,8 +175,7 @@ class Pipeline:
         """The answer `ask` would return from its cache, or None; never computes (cheap enough for
         an event loop). A question `ask` would refuse as input is never cached, so it gives None."""
         began = time.perf_counter()
-        key = (question, tuple(history), top_k, mode, self._fingerprint, self.index.version)
-        cached = self._cache_get(key)
+        cached = self._cache_get(self._cache_key(question, tuple(history), top_k, mode))
         return None if cached is None else _from_cache(cached, began)
 
     def ask_stream(
@@ -256,6 +255,12 @@ class Pipeline:
             lambda reason: dataclasses.replace(extractive, fallback_reason=reason),
         )
 
+    def _cache_key(
+        self, question: str, history: tuple[ChatTurn, ...], top_k: int | None, mode: Mode
+    ) -> tuple[object, ...]:
+        """Question, history, settings and index version: a new index or other settings miss."""
+        return (question, history, top_k, mode, self._fingerprint, self.index.version)
+
     def _cache_get(self, key: tuple[object, ...]) -> Answer | None:
         if self.settings.cache_size <= 0:
             return None
@@ -300,9 +305,10 @@ def _make_llm(settings: Settings) -> ChatBackend | None:
     return make_backend(settings)
 
 
-__all__ = ["NOT_IN_INTERVIEW", "Pipeline", "StreamEvent"]
-
-
 def _from_cache(cached: Answer, began: float) -> Answer:
+    """A cached answer, with this call's total time and a `cached` mark."""
     total = (time.perf_counter() - began) * 1000
     return dataclasses.replace(cached, timings_ms={**cached.timings_ms, "total": round(total, 3), "cached": 1.0})
+
+
+__all__ = ["NOT_IN_INTERVIEW", "Pipeline", "StreamEvent"]

@@ -29,10 +29,6 @@ from rag.types import Answer, ChatTurn, Citation, Hit
 
 log = logging.getLogger(__name__)
 
-# Room for the prompt when settings has no `llm_prompt_tokens`: a 2048-token context less the
-# default 256 answer tokens and some slack for the chars/4 estimate.
-DEFAULT_PROMPT_TOKENS = 1536
-
 Fallback = Callable[[str], Answer]
 
 # Where a model starts echoing the prompt's own structure; the reply is cut there. Small base
@@ -49,11 +45,10 @@ def backend_label(backend: ChatBackend, settings: Settings) -> str:
 
 
 def _prompt(question: str, history: Sequence[ChatTurn], hits: Sequence[Hit], settings: Settings) -> Prompt:
-    # Both settings are optional until rag/settings.py defines them.
-    budget = settings.llm_prompt_tokens
-    system_role = settings.llm_system_role
     passages = [hit.chunk.text for hit in hits]
-    return build_prompt(question, history, passages, budget_tokens=budget, system_role=system_role)
+    return build_prompt(
+        question, history, passages, budget_tokens=settings.llm_prompt_tokens, system_role=settings.llm_system_role
+    )
 
 
 def _trim(raw: str) -> str:
