@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from eval.gold import evidence_spans, load_conversations, load_gold
-from eval.metrics import TextSpan, key_found, overlaps_any
-from rag.answering import SENTENCE_FEATURES
+from eval.metrics import CitedSpan, citation_supports
+from rag.answering import SENTENCE_FEATURES, SENTENCE_WEIGHT_SETTINGS, sentence_weights
 from rag.pipeline import Pipeline
 from rag.settings import get_settings
 from rag.types import ChatTurn
@@ -70,19 +70,6 @@ def fit_logistic(
     return float(b - (raw_w * mean).sum()), raw_w
 
 
-SENTENCE_SETTINGS = (
-    ("answer_w_dense", 1),
-    ("answer_w_lexical", 1),
-    ("answer_w_chunk", 1),
-    ("answer_w_rank", 1),
-    ("answer_question_penalty", -1),
-    ("answer_heading_penalty", -1),
-    ("answer_w_match", 1),
-    ("answer_w_type", 1),
-    ("answer_w_specifics", 1),
-    ("answer_w_length", 1),
-    ("answer_repeat_penalty", -1),
-)
 # Fitted features; the others get weight 0. Fitting "lead_match" and "specifics" as well gave
 # negative weights and no better cross-validated figure (measured), so they are left out.
 FITTED_SENTENCE_FEATURES = ("dense", "lexical", "context", "rank", "question_chunk", "heading", "type_match", "length", "repeated")
@@ -109,17 +96,9 @@ def sentence_rankings(pipeline: Pipeline, gold: Path, conversations: Path | None
         if not found.scored:
             continue
         x = np.array([s.features for s in found.scored], dtype=np.float64)
-        y = np.array(
-            [
-                s.key.doc_id == doc_id
-                and (
-                    overlaps_any(TextSpan(s.key.start, s.key.end), spans)
-                    or any(key_found(text[s.key.start : s.key.end], fact) for fact in keys)
-                )
-                for s in found.scored
-            ],
-            dtype=np.float64,
-        )
+        # The eval's own rule: a citation supports when it overlaps gold evidence or quotes a key.
+        quoted = (CitedSpan(s.key.doc_id, s.key.start, s.key.end, text[s.key.start : s.key.end]) for s in found.scored)
+        y = np.array([citation_supports(c, doc_id, spans, keys) for c in quoted], dtype=np.float64)
         rankings.append((x, y))
     return rankings
 
@@ -149,8 +128,6 @@ def top1(rankings: list[Ranking], w: np.ndarray) -> float:
 
 
 def calibrate_sentences(pipeline: Pipeline, args: argparse.Namespace) -> int:
-    from rag.answering import sentence_weights
-
     mask = np.array([f in FITTED_SENTENCE_FEATURES for f in SENTENCE_FEATURES], dtype=np.float64)
     rankings = [(x * mask, y) for x, y in sentence_rankings(pipeline, args.gold, args.conversations)]
     current = np.array(sentence_weights(pipeline.settings))
@@ -166,7 +143,7 @@ def calibrate_sentences(pipeline: Pipeline, args: argparse.Namespace) -> int:
     w = w / w[0] if w[0] > 0 else w
     print(f"fitted on {args.gold} (+ conversations): {len(rankings)} questions")
     print(f"  best sentence supports: current weights {top1(rankings, current):.3f}, fitted {top1(rankings, w):.3f}, 5-fold CV {np.mean(cv):.3f}")
-    for (name, sign), feature, value in zip(SENTENCE_SETTINGS, SENTENCE_FEATURES, w, strict=True):
+    for (name, sign), feature, value in zip(SENTENCE_WEIGHT_SETTINGS, SENTENCE_FEATURES, w, strict=True):
         print(f"  RAG_{name.upper()}={sign * value:.3f}  # {feature}")
     if args.holdout:
         held_rankings = [(x * mask, y) for x, y in sentence_rankings(pipeline, args.holdout, None)]

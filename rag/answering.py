@@ -96,20 +96,25 @@ SENTENCE_FEATURES = (
 )
 
 
+# The setting that weighs each feature, and its sign (a penalty is stored positive).
+SENTENCE_WEIGHT_SETTINGS = (
+    ("answer_w_dense", 1),
+    ("answer_w_lexical", 1),
+    ("answer_w_chunk", 1),
+    ("answer_w_rank", 1),
+    ("answer_question_penalty", -1),
+    ("answer_heading_penalty", -1),
+    ("answer_w_match", 1),
+    ("answer_w_type", 1),
+    ("answer_w_specifics", 1),
+    ("answer_w_length", 1),
+    ("answer_repeat_penalty", -1),
+)
+
+
 def sentence_weights(s: Settings) -> tuple[float, ...]:
-    return (
-        s.answer_w_dense,
-        s.answer_w_lexical,
-        s.answer_w_chunk,
-        s.answer_w_rank,
-        -s.answer_question_penalty,
-        -s.answer_heading_penalty,
-        s.answer_w_match,
-        s.answer_w_type,
-        s.answer_w_specifics,
-        s.answer_w_length,
-        -s.answer_repeat_penalty,
-    )
+    """The weight of each of SENTENCE_FEATURES under these settings."""
+    return tuple(sign * float(getattr(s, name)) for name, sign in SENTENCE_WEIGHT_SETTINGS)
 
 
 @dataclass(frozen=True, slots=True)
