@@ -1245,7 +1245,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
         tmp = Path(tmp_name)
         _say("loading the model in-process (for the floor and the profile)…")
-        embedder = Embedder(settings.model_path, model_name=settings.model_name, threads=settings.embed_threads)
+        embedder = Embedder.from_settings(settings)
         r.machine = Machine(**{**asdict(r.machine), "embed_backend": embedder.backend})
         _say(f"embedding backend: {embedder.backend}")
         index_dir = tmp / "index"
