@@ -1297,7 +1297,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
                 server.stop()
 
         _say("profiling uncached answers in-process…")
-        index = load_index(index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+        index = load_index(index_dir, model_name=embedder.model_name, dimension=embedder.dimension, precision=embedder.precision)
         if index is not None:
             from rag.corpus import load_corpus
 

@@ -30,7 +30,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     previous = None
     if not args.rebuild:
         try:
-            previous = load_index(settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+            previous = load_index(settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension, precision=embedder.precision)
         except RagError:
             previous = None
     index, report = build_index(settings, embedder, progress=not args.quiet, previous=previous)

@@ -142,6 +142,9 @@ class Embedder:
                 log.warning("embedding with torch instead of ONNX Runtime: %s", exc)
                 self._backend = _TorchBackend(path, threads)
         self.backend = self._backend.name
+        # What an index must record about its vectors: int8 weights give (slightly) other vectors;
+        # torch and fp32 ONNX agree to cosine 1.000000, so they share one vector space.
+        self.precision = "int8" if self.backend == "onnx-int8" else "fp32"
         self.max_seq_length = self._backend.max_seq_length
         # A first run sizes the output and warms the backend (the first call allocates).
         self.dimension = int(self._backend.encode(["warm-up"], 1, 1).shape[1])

@@ -199,6 +199,7 @@ def build_index(
         "index_id": uuid.uuid4().hex[:12],
         "model_name": embedder.model_name,
         "dimension": embedder.dimension,
+        "precision": embedder.precision,
         "chunker": chunker,
         "dense_index": "hnsw" if len(chunks) > settings.ann_threshold else "flat",
         "corpus": corpus_hashes(settings.corpus_dir) if documents is None else {},
@@ -249,6 +250,7 @@ def _compatible(manifest: dict[str, Any], embedder: Embedder, chunker: dict[str,
         manifest.get("format_version") == FORMAT_VERSION
         and manifest.get("model_name") == embedder.model_name
         and manifest.get("dimension") == embedder.dimension
+        and manifest.get("precision", "fp32") == embedder.precision
         and manifest.get("chunker") == chunker
     )
 
@@ -329,8 +331,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_compatible(manifest: dict[str, Any], model_name: str, dimension: int, path: Path) -> None:
-    """Refuse an index built for another model, dimension or format: mixing them gives wrong answers."""
+def check_compatible(manifest: dict[str, Any], model_name: str, dimension: int, path: Path, precision: str = "fp32") -> None:
+    """Refuse an index built for another model, dimension, precision or format: mixing them gives wrong answers."""
     fix = "rebuild it with `rag ingest --rebuild` (or delete the folder and restart)"
     if manifest.get("format_version") != FORMAT_VERSION:
         # Our own older layout: not wrong, just outdated, so it is rebuilt like a damaged one.
@@ -343,6 +345,12 @@ def check_compatible(manifest: dict[str, Any], model_name: str, dimension: int, 
             f"index at {str(path)!r} was built with model {manifest.get('model_name')!r} "
             f"(dimension {manifest.get('dimension')}), but the configured model is {model_name!r} "
             f"(dimension {dimension}); {fix}"
+        )
+    built = manifest.get("precision", "fp32")  # indexes written before the field existed hold fp32 vectors
+    if built != precision:
+        raise IndexMismatchError(
+            f"index at {str(path)!r} holds {built} vectors, but the configured embedding backend makes "
+            f"{precision} ones (RAG_EMBED_BACKEND); {fix}, or set RAG_EMBED_BACKEND back"
         )
 
 
@@ -360,7 +368,7 @@ def verify_files(manifest: dict[str, Any], path: Path) -> None:
             )
 
 
-def load_index(index_dir: Path, *, model_name: str, dimension: int) -> SearchIndex | None:
+def load_index(index_dir: Path, *, model_name: str, dimension: int, precision: str = "fp32") -> SearchIndex | None:
     """The current index, verified; None when there is none yet."""
     path = current_index_path(index_dir)
     if path is None:
@@ -368,7 +376,7 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int) -> SearchInd
     if not path.is_dir():
         raise IndexCorruptError(f"index folder {str(path)!r} is missing; rebuild with `rag ingest`")
     manifest = read_manifest(path)
-    check_compatible(manifest, model_name, dimension, path)
+    check_compatible(manifest, model_name, dimension, path, precision)
     verify_files(manifest, path)
     try:
         chunks = [Chunk.from_json(json.loads(line)) for line in (path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -92,7 +92,7 @@ class Pipeline:
         previous: SearchIndex | None = None
         if not rebuild:
             try:
-                index = load_index(settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+                index = load_index(settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension, precision=embedder.precision)
             except IndexCorruptError as exc:
                 log.warning("index is unusable, rebuilding: %s", exc)
             if index is not None and is_stale(index, settings.corpus_dir):

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from rag.embedding import Embedder, onnx_path
-from rag.errors import ConfigError
-from rag.index import build_index, load_index
+from rag.errors import ConfigError, IndexMismatchError
+from rag.index import build_index, current_index_path, load_index
+from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, Settings, get_settings
 
 GOLD = PROJECT_ROOT / "eval" / "gold.jsonl"
@@ -42,6 +43,12 @@ def onnx_embedder() -> Embedder:
 @pytest.fixture(scope="module")
 def torch_embedder() -> Embedder:
     return Embedder(backend="torch")
+
+
+@pytest.fixture(scope="module")
+def int8_embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """Exported into a fresh cache: the int8 export itself is under test."""
+    return Embedder(backend="onnx-int8", cache_dir=tmp_path_factory.mktemp("int8-export"))
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -143,12 +150,45 @@ def test_export_happens_once_with_a_log_line_and_a_damaged_file_is_redone(
 
 
 @pytest.mark.slow
-def test_int8_is_close_but_opt_in(tmp_path: Path, torch_embedder: Embedder) -> None:
-    int8 = Embedder(backend="onnx-int8", cache_dir=tmp_path)
+def test_int8_is_close_but_opt_in(int8_embedder: Embedder, torch_embedder: Embedder) -> None:
+    int8 = int8_embedder
     assert int8.backend == "onnx-int8" and get_settings().embed_backend == "onnx"
     texts = _texts()
     cosines = _cosines(int8.encode(texts), torch_embedder.encode(texts))
     assert cosines.mean() >= 0.98 and cosines.min() >= 0.9
+
+
+@pytest.mark.slow
+def test_an_index_remembers_its_vector_precision(
+    tmp_path: Path, onnx_embedder: Embedder, torch_embedder: Embedder, int8_embedder: Embedder
+) -> None:
+    """int8 vectors are another vector space: an fp32 index is refused for int8 queries, never mixed."""
+    settings: Settings = get_settings(index_dir=tmp_path / "index", corpus_dir=PROJECT_ROOT / "corpus")
+    assert (onnx_embedder.precision, torch_embedder.precision, int8_embedder.precision) == ("fp32", "fp32", "int8")
+    build_index(settings, onnx_embedder)
+    manifest_path = current_index_path(settings.index_dir) / "manifest.json"  # type: ignore[operator]
+    assert json.loads(manifest_path.read_text())["precision"] == "fp32"
+
+    with pytest.raises(IndexMismatchError, match=r"fp32 vectors.*int8.*RAG_EMBED_BACKEND"):
+        Pipeline.load(settings, embedder=int8_embedder)
+    # An index written before the field existed holds fp32 vectors: still served to fp32 queries.
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["precision"]
+    manifest_path.write_text(json.dumps(manifest))
+    previous = load_index(settings.index_dir, model_name=torch_embedder.model_name, dimension=384)
+    assert previous is not None
+    with pytest.raises(IndexMismatchError, match="int8"):
+        load_index(settings.index_dir, model_name=int8_embedder.model_name, dimension=384, precision="int8")
+
+    # Rebuilt for int8 (as `rag ingest` does), no fp32 vector is reused; the answers still cite exact words.
+    _, report = build_index(settings, int8_embedder, previous=previous)
+    assert report.reused_documents == 0
+    pipeline = Pipeline.load(settings, embedder=int8_embedder)
+    assert pipeline.build_report is None and pipeline.index.manifest["precision"] == "int8"
+    answer = pipeline.ask("How many terrorists were liquidated?")
+    assert answer.answerable and all(c.quote == pipeline.documents[c.doc_id].text[c.start : c.end] for c in answer.citations)
+    with pytest.raises(IndexMismatchError, match=r"int8 vectors.*fp32"):
+        Pipeline.load(settings, embedder=onnx_embedder)
 
 
 def test_a_model_onnx_cannot_reproduce_falls_back_to_torch(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
