@@ -43,7 +43,7 @@ bench: install-test
 
 lint: install-test
 	$(BIN)/ruff check rag api eval tests
-	$(BIN)/mypy rag api
+	$(BIN)/mypy rag api eval tests
 
 clean:
 	rm -rf index .pytest_cache test-artifacts

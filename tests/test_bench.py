@@ -299,7 +299,7 @@ def responder() -> Iterator[str]:
 
 @pytest.mark.parametrize("path", ["/length", "/chunked", "/close"])
 def test_load_generator_reads_every_kind_of_response(responder: str, path: str) -> None:
-    bodies = itertools.cycle([{"question": "q"}])
+    bodies: Iterator[dict[str, object]] = itertools.cycle([{"question": "q"}])
     result = bench.throughput(responder, path, bodies, concurrency=3, duration=0.5)
     assert result.errors == 0 and result.requests > 10 and result.latency is not None
     assert result.client_cpu_ms is not None and result.client_cpu_ms > 0 and result.server_cpu_ms is None

@@ -59,7 +59,7 @@ def test_every_sentence_is_covered(doc: Document) -> None:
     }
     assert covered == all_sentences
     # Every non-blank character outside the dash markers lies in some chunk.
-    in_chunks = set()
+    in_chunks: set[int] = set()
     for c in chunks:
         in_chunks.update(range(c.start, c.end))
     stray = [i for i, ch in enumerate(doc.text) if not ch.isspace() and i not in in_chunks and ch != "-"]
@@ -116,7 +116,7 @@ def test_sections_cover_the_answers(doc: Document) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=600))
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=600))
 def test_offsets_reproduce_arbitrary_unicode(text: str) -> None:
     doc = Document(doc_id="x", path="x.txt", text=text, sha256="0")
     for c in chunk_document(doc, chunk_sentences=2, chunk_overlap=1, chunk_max_words=15):
@@ -137,7 +137,7 @@ def test_structured_text_never_loses_a_word(parts: list[tuple[str, str]]) -> Non
     text = "\n\n".join(prefix + body for prefix, body in parts)
     doc = Document(doc_id="x", path="x.txt", text=text, sha256="0")
     chunks = chunk_document(doc)
-    covered = set()
+    covered: set[int] = set()
     for c in chunks:
         assert text[c.start : c.end] == c.text
         covered.update(range(c.start, c.end))
