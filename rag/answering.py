@@ -3,7 +3,8 @@ quoted verbatim with `[n]` markers — or an honest "the interview does not say"
 
 Sentence score = cosine(question, sentence) + share of the question's words found in the
 sentence (rare words weigh more) + cosine(question, the sentence's chunk with its interview
-question) + a prior from the chunk's rank. A sentence that is itself a question never answers.
+question) + a prior from the chunk's rank. A sentence that is itself a question never answers,
+unless the question is about what the interviewer asked.
 
 Whether to answer at all is a logistic decision over evidence signals (`EvidenceSignals`),
 with weights fitted on labelled questions by `python -m eval.calibrate` and kept in settings.
@@ -41,6 +42,11 @@ _NUMBER_WORDS = frozenset(
 )
 _MONTHS = frozenset(["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"])
 _EXPECTS_DATE = re.compile(r"^\s*(when\b|what year\b|in what year\b|which year\b|in which year\b|what date\b|on what date\b)", re.I)
+# A question about what the interviewer asked or said: then the interviewer's words are the answer.
+_ABOUT_INTERVIEWER = re.compile(
+    r"\b(interviewer|journalist|correspondent|reporter)s?\b|\b(was|were|is|did|does) (he|sysoyev|the director) (being )?asked\b",
+    re.I,
+)
 _EXPECTS_NUMBER = re.compile(r"^\s*(how many\b|how much\b|how old\b|what number\b|what percentage\b|how long\b)", re.I)
 
 
@@ -135,6 +141,11 @@ def is_answer_candidate(sentence: str) -> bool:
     return not (is_question(sentence) or is_instruction_like(sentence) or has_link(sentence))
 
 
+def asks_about_interviewer(question: str) -> bool:
+    """"Which countries did the interviewer ask about?": the interviewer's own questions answer it."""
+    return bool(_ABOUT_INTERVIEWER.search(question))
+
+
 def specifics(question: str) -> list[str]:
     """Numbers and capitalised names in a question (not its opening word or question words)."""
     out = []
@@ -164,6 +175,7 @@ class SentenceFacts(NamedTuple):
     vocabulary: frozenset[str]  # lower-cased words
     terminal: bool  # ends like a sentence
     candidate: bool  # may be quoted as an answer (see is_answer_candidate)
+    quotable_question: bool  # a question, but otherwise quotable: answers what the interviewer asked
     has_date: bool
     has_number: bool
 
@@ -175,6 +187,7 @@ def sentence_facts(sentence: str) -> SentenceFacts:
         *term_sets(sentence),
         bool(_TERMINAL.search(sentence)),
         is_answer_candidate(sentence),
+        is_question(sentence) and not (is_instruction_like(sentence) or has_link(sentence)),
         has_type(sentence, "date"),
         has_type(sentence, "number"),
     )
@@ -248,12 +261,14 @@ class ExtractiveAnswerer:
 
     def score_sentences(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> list[ScoredSentence]:
         terms = content_terms(query.full)
+        about_interviewer = asks_about_interviewer(query.text)
         seen: set[SentenceKey] = set()
         candidates: list[tuple[SentenceKey, Hit, int]] = []
         for rank, hit in enumerate(hits, 1):
             for span in hit.chunk.sentences:
                 key = SentenceKey(hit.chunk.doc_id, span.start, span.end)
-                if key not in seen and sentence_facts(self.texts[key.doc_id][key.start : key.end]).candidate:
+                facts = sentence_facts(self.texts[key.doc_id][key.start : key.end])
+                if key not in seen and (facts.candidate or (about_interviewer and facts.quotable_question)):
                     seen.add(key)
                     candidates.append((key, hit, rank))
         if not candidates:
@@ -287,7 +302,8 @@ class ExtractiveAnswerer:
                 lexical,
                 context_cos[id(hit)],
                 1.0 / rank,
-                float(hit.chunk.kind == "question"),  # the interviewer's words answer only when nothing else does
+                # The interviewer's words answer only when nothing else does, or when asked about.
+                float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
                 float(facts.has_date if kind == "date" else facts.has_number if kind == "number" else False),

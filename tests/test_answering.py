@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from eval.calibrate import fit_listwise, top1
-from rag.answering import SENTENCE_FEATURES, expected_type, has_type, sentence_weights
+from rag.answering import (
+    SENTENCE_FEATURES,
+    asks_about_interviewer,
+    expected_type,
+    has_type,
+    is_question,
+    sentence_weights,
+)
 from rag.pipeline import Pipeline
 from rag.types import ChatTurn
 
@@ -35,6 +42,37 @@ def test_type_match_marks_sentences_with_the_kind_of_answer_asked_for(pipeline: 
     # Without an expected type, nothing is marked.
     _, evidence = pipeline.evidence("Why do European partners value SCO RATS?")
     assert all(s.features[column] == 0.0 for s in evidence.scored)
+
+
+@pytest.mark.parametrize(
+    ("question", "about"),
+    [
+        ("Which threats did the interviewer ask about?", True),
+        ("What did the journalist want to know about the Internet?", True),
+        ("What was Sysoyev asked about India?", True),
+        ("Which threats do special services face?", False),
+        ("What did Sysoyev say about India?", False),
+    ],
+)
+def test_questions_about_what_the_interviewer_asked_are_told_apart(question: str, about: bool) -> None:
+    assert asks_about_interviewer(question) is about
+
+
+def test_only_a_question_about_the_interviewer_quotes_the_interviewers_questions(pipeline: Pipeline) -> None:
+    text = pipeline.document("sysoyev-interview").text
+    asked = pipeline.ask("What did the journalist ask about the priorities of SCO RATS?")
+    assert asked.answerable and asked.citations
+    quotes = [c.quote for c in asked.citations]
+    assert any(is_question(q) for q in quotes), quotes
+    assert all(c.quote == text[c.start : c.end] for c in asked.citations)
+    # The interviewer's words carry no penalty then; otherwise they do, and a question never answers.
+    column = SENTENCE_FEATURES.index("question_chunk")
+    _, evidence = pipeline.evidence("What did the journalist ask about the priorities of SCO RATS?")
+    assert all(s.features[column] == 0.0 for s in evidence.scored)
+    plain = pipeline.ask("What are the priorities of SCO RATS?")
+    assert plain.citations and not any(is_question(c.quote) for c in plain.citations)
+    _, evidence = pipeline.evidence("What are the priorities of SCO RATS?")
+    assert not any(is_question(text[s.key.start : s.key.end]) for s in evidence.scored)
 
 
 def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline) -> None:
