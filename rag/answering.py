@@ -47,6 +47,7 @@ _ABOUT_INTERVIEWER = re.compile(
     r"\b(interviewer|journalist|correspondent|reporter)s?\b|\b(was|were|is|did|does) (he|sysoyev|the director) (being )?asked\b",
     re.I,
 )
+_YES_NO = re.compile(r"^\s*(do|does|did|is|are|was|were|can|could|will|would|has|have|had|should)\b", re.I)
 _EXPECTS_NUMBER = re.compile(r"^\s*(how many\b|how much\b|how old\b|what number\b|what percentage\b|how long\b)", re.I)
 
 
@@ -139,6 +140,11 @@ def is_question(sentence: str) -> bool:
 def is_answer_candidate(sentence: str) -> bool:
     """A question never answers; orders aimed at a model and links are never quoted as answers."""
     return not (is_question(sentence) or is_instruction_like(sentence) or has_link(sentence))
+
+
+def is_yes_no(question: str) -> bool:
+    """"Do…?", "Is…?", "Will…?": answered by the opening of the matching answer ("Absolutely!")."""
+    return bool(_YES_NO.match(question))
 
 
 def asks_about_interviewer(question: str) -> bool:
@@ -276,12 +282,13 @@ class ExtractiveAnswerer:
         context_cos = {id(h): self._context_cos(h, vector) for h in hits}
         w = self.settings
         leads: dict[SentenceKey, float] = {}
+        threshold = min(w.answer_match_threshold, w.answer_yes_no_threshold) if is_yes_no(query.text) else w.answer_match_threshold
         for hit in hits:
             section = self.index.chunk_section[hit.position]
             lead = self._lead_sentence.get(section)
             if lead is not None:
                 match = float(self.index.section_vectors[section] @ vector)
-                if match >= w.answer_match_threshold:
+                if match >= threshold:
                     leads[lead] = match
                     if lead not in seen and lead.doc_id == hit.chunk.doc_id:
                         seen.add(lead)
@@ -325,17 +332,25 @@ class ExtractiveAnswerer:
         section = self.index.chunk_section[hit.position]
         return max(chunk, float(self.index.section_vectors[section] @ vector)) if section >= 0 else chunk
 
-    def select(self, scored: Sequence[ScoredSentence]) -> list[ScoredSentence]:
+    def select(self, scored: Sequence[ScoredSentence], yes_no: bool = False) -> list[ScoredSentence]:
         s = self.settings
         if not scored:
             return []
-        chosen = [scored[0]]
-        length = scored[0].key.end - scored[0].key.start
-        for cand in scored[1 : s.answer_max_sentences + 2]:
+        first = scored[0]
+        if yes_no:
+            # A yes/no question that restates an interviewer's question: that answer's opening
+            # sentence says yes or no, whatever its own similarity to the question.
+            column = SENTENCE_FEATURES.index("lead_match")
+            lead = max(scored, key=lambda c: c.features[column])
+            if lead.features[column] > 0:
+                first = lead
+        chosen = [first]
+        length = first.key.end - first.key.start
+        for cand in [c for c in scored[: s.answer_max_sentences + 2] if c is not first]:
             if len(chosen) >= s.answer_max_sentences:
                 break
             size = cand.key.end - cand.key.start
-            if cand.score < scored[0].score - s.answer_margin or length + size > s.answer_max_chars:
+            if cand.score < first.score - s.answer_margin or length + size > s.answer_max_chars:
                 continue
             chosen.append(cand)
             length += size
@@ -345,7 +360,7 @@ class ExtractiveAnswerer:
 
     def analyse(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> Evidence:
         scored = self.score_sentences(query, vector, hits)
-        chosen = self.select(scored)
+        chosen = self.select(scored, is_yes_no(query.text))
         return Evidence(tuple(scored), tuple(chosen), self.signals(query, hits, scored, chosen))
 
     def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     answer_heading_penalty: float = 0.626
     # A question this close (cosine) to one of the interviewer's gets that answer's opening sentence.
     answer_match_threshold: float = 0.75
+    # A yes/no question ("Do the special services share the same approaches?") whose closest
+    # interviewer question is at least this close is answered by that answer's opening sentence
+    # ("Absolutely!"). Lower than the threshold above: an interviewer's paragraph holds several
+    # sentences, so a question restating one of them scores about 0.5 against its vector.
+    answer_yes_no_threshold: float = Field(0.45, ge=0.0, le=1.0)
     answer_w_match: float = 0.0
     answer_w_type: float = 0.341
     answer_w_specifics: float = 0.0

@@ -13,6 +13,7 @@ from rag.answering import (
     expected_type,
     has_type,
     is_question,
+    is_yes_no,
     sentence_weights,
 )
 from rag.pipeline import Pipeline
@@ -73,6 +74,40 @@ def test_only_a_question_about_the_interviewer_quotes_the_interviewers_questions
     assert plain.citations and not any(is_question(c.quote) for c in plain.citations)
     _, evidence = pipeline.evidence("What are the priorities of SCO RATS?")
     assert not any(is_question(text[s.key.start : s.key.end]) for s in evidence.scored)
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_no"),
+    [
+        ("Do the special services cooperate?", True),
+        ("  is Iran an observer?", True),
+        ("Will the convention be adopted?", True),
+        ("Which countries are observers?", False),
+        ("Doctors and terrorists: what does he say?", False),
+    ],
+)
+def test_yes_no_questions_are_told_apart(question: str, yes_no: bool) -> None:
+    assert is_yes_no(question) is yes_no
+
+
+def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pipeline: Pipeline) -> None:
+    """Restating an interviewer's yes/no question gets that answer's first sentence, which says yes or
+    no ("Absolutely!"), whatever its own cosine to the question."""
+    question = "Do the existing cooperation mechanisms facilitate joint efforts in detecting insurgents returning home?"
+    index = pipeline.index
+    best = int(np.argmax(index.section_vectors @ pipeline.embedder.encode_query(question)))
+    assert float(index.section_vectors[best] @ pipeline.embedder.encode_query(question)) >= pipeline.settings.answer_yes_no_threshold
+    opening = next(c for i, c in enumerate(index.chunks) if c.kind == "answer" and index.chunk_section[i] == best).sentences[0]
+    answer = pipeline.ask(question)
+    assert answer.answerable
+    assert (opening.start, opening.end) in {(c.start, c.end) for c in answer.citations}
+    assert pipeline.document("sysoyev-interview").text[opening.start : opening.end].startswith("Absolutely")
+    # The opening is not what the plain scorer ranks first: the yes/no rule put it in.
+    _, evidence = pipeline.evidence(question)
+    assert (evidence.scored[0].key.start, evidence.scored[0].key.end) != (opening.start, opening.end)
+    # Off, the same question is answered without it.
+    off = pipeline.configured(answer_yes_no_threshold=1.0).ask(question)
+    assert (opening.start, opening.end) not in {(c.start, c.end) for c in off.citations}
 
 
 def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline) -> None:
