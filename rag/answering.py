@@ -33,6 +33,7 @@ NOT_IN_INTERVIEW = "The interview does not say."
 
 _TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 _QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
+_POSSESSIVE = re.compile(r"['’]s?$")
 _SPECIFIC = re.compile(r"\b(?:\d[\d,.\-]*\d|\d|[A-Z][\w’'\-]*)")
 _QUESTION_WORDS = frozenset(
     ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "the", "a", "an", "in", "on", "at", "of", "for", "to", "and", "or", "but", "if", "please", "tell", "list", "name", "give", "according", "mr", "mrs", "ms"]
@@ -159,6 +160,7 @@ def specifics(question: str) -> list[str]:
         token = m.group()
         if m.start() == len(question) - len(question.lstrip()):
             continue  # the question's first word is capitalised anyway
+        token = _POSSESSIVE.sub("", token)  # "SCO's" asks about the SCO
         if token.lower() in _QUESTION_WORDS:
             continue
         out.append(token)

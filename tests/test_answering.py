@@ -15,6 +15,7 @@ from rag.answering import (
     is_question,
     is_yes_no,
     sentence_weights,
+    specifics,
 )
 from rag.pipeline import Pipeline
 from rag.types import ChatTurn
@@ -108,6 +109,16 @@ def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pip
     # Off, the same question is answered without it.
     off = pipeline.configured(answer_yes_no_threshold=1.0).ask(question)
     assert (opening.start, opening.end) not in {(c.start, c.end) for c in off.citations}
+
+
+def test_a_possessive_name_is_still_the_name(pipeline: Pipeline) -> None:
+    """"the SCO's partners" asks about the SCO: the "'s" is no missing name, so no reason to refuse."""
+    assert specifics("Which countries are the SCO's new Dialogue Partners?") == ["SCO", "Dialogue", "Partners"]
+    assert specifics("What are RATS’ tasks and Sysoyev’s plans?") == ["RATS", "Sysoyev"]
+    for question in ("Which countries are the SCO's new Dialogue Partners?", "Which countries are the SCO’s new Dialogue Partners?"):
+        _, evidence = pipeline.evidence(question)
+        assert evidence.signals.missing == 0.0
+        assert pipeline.ask(question).answerable
 
 
 def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline) -> None:
