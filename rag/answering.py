@@ -12,6 +12,7 @@ with weights fitted on labelled questions by `python -m eval.calibrate` and kept
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence, Set
@@ -234,6 +235,12 @@ class ExtractiveAnswerer:
             if chunk.kind == "answer" and section >= 0 and section not in self._lead_sentence:
                 first = chunk.sentences[0]
                 self._lead_sentence[section] = SentenceKey(chunk.doc_id, first.start, first.end)
+        # The sentence after each answer sentence, within its answer (chunks never cross answers).
+        self._next_sentence: dict[SentenceKey, SentenceKey] = {}
+        for chunk in index.chunks:
+            if chunk.kind == "answer":
+                keys = [SentenceKey(chunk.doc_id, span.start, span.end) for span in chunk.sentences]
+                self._next_sentence.update(itertools.pairwise(keys))
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unknown_idf)
@@ -339,16 +346,24 @@ class ExtractiveAnswerer:
         if not scored:
             return []
         first = scored[0]
+        rest = list(scored[: s.answer_max_sentences + 2])
         if yes_no:
             # A yes/no question that restates an interviewer's question: that answer's opening
-            # sentence says yes or no, whatever its own similarity to the question.
+            # sentence says yes or no ("Absolutely!"), whatever its own similarity to the question,
+            # and the sentence after it says how. The interviewer's words, which the question
+            # restates, do not join them.
             column = SENTENCE_FEATURES.index("lead_match")
+            asked = SENTENCE_FEATURES.index("question_chunk")
             lead = max(scored, key=lambda c: c.features[column])
             if lead.features[column] > 0:
                 first = lead
+                answers = [c for c in scored if not c.features[asked]]
+                after = self._next_sentence.get(lead.key)
+                following = [c for c in answers if c.key == after]
+                rest = [*following, *answers][: s.answer_max_sentences + 2]
         chosen = [first]
         length = first.key.end - first.key.start
-        for cand in [c for c in scored[: s.answer_max_sentences + 2] if c is not first]:
+        for cand in [c for c in rest if c is not first]:
             if len(chosen) >= s.answer_max_sentences:
                 break
             size = cand.key.end - cand.key.start

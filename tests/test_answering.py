@@ -98,10 +98,14 @@ def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pip
     index = pipeline.index
     best = int(np.argmax(index.section_vectors @ pipeline.embedder.encode_query(question)))
     assert float(index.section_vectors[best] @ pipeline.embedder.encode_query(question)) >= pipeline.settings.answer_yes_no_threshold
-    opening = next(c for i, c in enumerate(index.chunks) if c.kind == "answer" and index.chunk_section[i] == best).sentences[0]
+    chunk = next(c for i, c in enumerate(index.chunks) if c.kind == "answer" and index.chunk_section[i] == best)
+    opening, following = chunk.sentences[0], chunk.sentences[1]
     answer = pipeline.ask(question)
     assert answer.answerable
-    assert (opening.start, opening.end) in {(c.start, c.end) for c in answer.citations}
+    # The opening, then the sentence after it that says how; not the interviewer's words it restates.
+    assert [(c.start, c.end) for c in answer.citations] == [(opening.start, opening.end), (following.start, following.end)]
+    kinds = {c.chunk_id: c.kind for c in index.chunks}
+    assert all(kinds[c.chunk_id] == "answer" for c in answer.citations)
     assert pipeline.document("sysoyev-interview").text[opening.start : opening.end].startswith("Absolutely")
     # The opening is not what the plain scorer ranks first: the yes/no rule put it in.
     _, evidence = pipeline.evidence(question)
