@@ -359,8 +359,9 @@ class ExtractiveAnswerer:
                 first = lead
                 answers = [c for c in scored if not c.features[asked]]
                 after = self._next_sentence.get(lead.key)
-                following = [c for c in answers if c.key == after]
-                rest = [*following, *answers][: s.answer_max_sentences + 2]
+                # The following sentence first, then the rest by score (each once).
+                answers.sort(key=lambda c: c.key != after)
+                rest = answers[: s.answer_max_sentences + 2]
         chosen = [first]
         length = first.key.end - first.key.start
         for cand in [c for c in rest if c is not first]:

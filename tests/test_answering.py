@@ -106,6 +106,12 @@ def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pip
     assert [(c.start, c.end) for c in answer.citations] == [(opening.start, opening.end), (following.start, following.end)]
     kinds = {c.chunk_id: c.kind for c in index.chunks}
     assert all(kinds[c.chunk_id] == "answer" for c in answer.citations)
+    # With room for a third sentence, the following one is quoted once, even when it scores best.
+    _, evidence = pipeline.evidence(question)
+    following_first = sorted(evidence.scored, key=lambda c: (c.key.start, c.key.end) != (following.start, following.end))
+    roomy = pipeline.configured(answer_max_sentences=3, answer_max_chars=2000).extractive
+    chosen = roomy.select(following_first, yes_no=True)
+    assert len(chosen) == 3 and len({c.key for c in chosen}) == 3
     assert pipeline.document("sysoyev-interview").text[opening.start : opening.end].startswith("Absolutely")
     # The opening is not what the plain scorer ranks first: the yes/no rule put it in.
     _, evidence = pipeline.evidence(question)
