@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
@@ -167,10 +168,9 @@ def add_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -
     from fastapi.staticfiles import StaticFiles
 
     assets = Path(fastapi_offline.__file__).parent / "static"
-    redoc_js = (assets / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, b"")
 
     async def redoc_bundle(_: Request) -> Response:
-        return Response(redoc_js, media_type="text/javascript; charset=utf-8")
+        return Response(_redoc_bundle(assets), media_type="text/javascript; charset=utf-8")
 
     # Added before the mount, so it answers for the package's file of that name.
     app.add_route(f"{DOCS_STATIC_URL}/redoc.standalone.js", redoc_bundle, include_in_schema=False)
@@ -215,6 +215,12 @@ def add_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -
     app.add_route(redoc_url, redoc, include_in_schema=False)
     if oauth2_redirect_url:
         app.add_route(oauth2_redirect_url, swagger_ui_redirect, include_in_schema=False)
+
+
+@functools.cache
+def _redoc_bundle(assets: Path) -> bytes:
+    """Redoc's bundle without its external logo, read on first request (not at every app start)."""
+    return (assets / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, b"")
 
 
 def docs_csp(page: HTMLResponse) -> HTMLResponse:

@@ -139,9 +139,14 @@ def is_question(sentence: str) -> bool:
     return bool(_QUESTION_END.search(sentence.rstrip()))
 
 
+def is_unquotable(sentence: str) -> bool:
+    """Orders aimed at a model and links are never quoted, whatever the question."""
+    return is_instruction_like(sentence) or has_link(sentence)
+
+
 def is_answer_candidate(sentence: str) -> bool:
     """A question never answers; orders aimed at a model and links are never quoted as answers."""
-    return not (is_question(sentence) or is_instruction_like(sentence) or has_link(sentence))
+    return not (is_question(sentence) or is_unquotable(sentence))
 
 
 def is_yes_no(question: str) -> bool:
@@ -183,10 +188,20 @@ class SentenceFacts(NamedTuple):
     terms: frozenset[str]  # content terms (stemmed)
     vocabulary: frozenset[str]  # lower-cased words
     terminal: bool  # ends like a sentence
-    candidate: bool  # may be quoted as an answer (see is_answer_candidate)
-    quotable_question: bool  # a question, but otherwise quotable: answers what the interviewer asked
+    question: bool  # ends with a question mark
+    unquotable: bool  # an order aimed at a model, or a link (see is_unquotable)
     has_date: bool
     has_number: bool
+
+    @property
+    def candidate(self) -> bool:
+        """May be quoted as an answer (see is_answer_candidate)."""
+        return not (self.question or self.unquotable)
+
+    @property
+    def quotable_question(self) -> bool:
+        """A question, otherwise quotable: it answers what the interviewer asked."""
+        return self.question and not self.unquotable
 
 
 @lru_cache(maxsize=65536)
@@ -195,8 +210,8 @@ def sentence_facts(sentence: str) -> SentenceFacts:
     return SentenceFacts(
         *term_sets(sentence),
         bool(_TERMINAL.search(sentence)),
-        is_answer_candidate(sentence),
-        is_question(sentence) and not (is_instruction_like(sentence) or has_link(sentence)),
+        is_question(sentence),
+        is_unquotable(sentence),
         has_type(sentence, "date"),
         has_type(sentence, "number"),
     )
@@ -282,8 +297,10 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(hits, 1):
             for span in hit.chunk.sentences:
                 key = SentenceKey(hit.chunk.doc_id, span.start, span.end)
+                if key in seen:
+                    continue
                 facts = sentence_facts(self.texts[key.doc_id][key.start : key.end])
-                if key not in seen and (facts.candidate or (about_interviewer and facts.quotable_question)):
+                if facts.candidate or (about_interviewer and facts.quotable_question):
                     seen.add(key)
                     candidates.append((key, hit, rank))
         if not candidates:

@@ -250,7 +250,7 @@ def _compatible(manifest: dict[str, Any], embedder: Embedder, chunker: dict[str,
         manifest.get("format_version") == FORMAT_VERSION
         and manifest.get("model_name") == embedder.model_name
         and manifest.get("dimension") == embedder.dimension
-        and manifest.get("precision", "fp32") == embedder.precision
+        and built_precision(manifest) == embedder.precision
         and manifest.get("chunker") == chunker
     )
 
@@ -331,6 +331,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
+def built_precision(manifest: dict[str, Any]) -> str:
+    """The precision of an index's vectors; indexes written before the field existed hold fp32."""
+    return str(manifest.get("precision", "fp32"))
+
+
 def check_compatible(manifest: dict[str, Any], model_name: str, dimension: int, path: Path, precision: str = "fp32") -> None:
     """Refuse an index built for another model, dimension, precision or format: mixing them gives wrong answers."""
     fix = "rebuild it with `rag ingest --rebuild` (or delete the folder and restart)"
@@ -346,7 +351,7 @@ def check_compatible(manifest: dict[str, Any], model_name: str, dimension: int, 
             f"(dimension {manifest.get('dimension')}), but the configured model is {model_name!r} "
             f"(dimension {dimension}); {fix}"
         )
-    built = manifest.get("precision", "fp32")  # indexes written before the field existed hold fp32 vectors
+    built = built_precision(manifest)
     if built != precision:
         raise IndexMismatchError(
             f"index at {str(path)!r} holds {built} vectors, but the configured embedding backend makes "
