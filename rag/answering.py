@@ -39,9 +39,11 @@ _SPECIFIC = re.compile(r"\b(?:\d[\d,.\-]*\d|\d|[A-Z][\w’'\-]*)")
 _QUESTION_WORDS = frozenset(
     ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "the", "a", "an", "in", "on", "at", "of", "for", "to", "and", "or", "but", "if", "please", "tell", "list", "name", "give", "according", "mr", "mrs", "ms"]
 )
-_NUMBER_WORDS = frozenset(
-    ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "dozen", "dozens", "several", "first", "second", "third"]
+_CARDINALS = frozenset(
+    ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "dozen", "dozens", "several"]
 )
+_YEAR = re.compile(r"(1[6-9]|20)\d\d")
+_WORD_SPAN = re.compile(r"\w+", re.UNICODE)
 _MONTHS = frozenset(["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"])
 _EXPECTS_DATE = re.compile(r"^\s*(when\b|what year\b|in what year\b|which year\b|in which year\b|what date\b|on what date\b)", re.I)
 # A question about what the interviewer asked or said: then the interviewer's words are the answer.
@@ -226,10 +228,32 @@ def expected_type(question: str) -> str | None:
 
 
 def has_type(text: str, kind: str) -> bool:
-    tokens = words(text)
+    """Whether a text has what a "when" question (a date) or a "how many" question (a count) wants."""
     if kind == "date":
-        return any(re.fullmatch(r"(1[6-9]|20)\d\d", t) for t in tokens) or bool(_MONTHS.intersection(tokens))
-    return any(t.isdigit() for t in tokens) or bool(_NUMBER_WORDS.intersection(tokens))
+        tokens = words(text)
+        return any(_YEAR.fullmatch(t) for t in tokens) or bool(_MONTHS.intersection(tokens))
+    return has_count(text)
+
+
+def has_count(text: str) -> bool:
+    """A number that counts something: not a year, a day of a month, an ordinal or part of a name.
+
+    "In October 2015 … Xiaomen-2015 … the first" has none; "167 crimes", "two hundred devices" do.
+    """
+    tokens = list(_WORD_SPAN.finditer(text))
+    for i, m in enumerate(tokens):
+        token = m.group().lower()
+        if token in _CARDINALS:
+            return True
+        if not token.isdigit() or _YEAR.fullmatch(token):
+            continue
+        if m.start() > 0 and text[m.start() - 1] == "-":
+            continue  # "Xiaomen-2015", "G-20": a name
+        neighbours = {tokens[j].group().lower() for j in (i - 1, i + 1) if 0 <= j < len(tokens)}
+        if len(token) <= 2 and neighbours & _MONTHS:
+            continue  # "17 June", "June 17"
+        return True
+    return False
 
 
 class ExtractiveAnswerer:

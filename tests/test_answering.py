@@ -47,6 +47,34 @@ def test_type_match_marks_sentences_with_the_kind_of_answer_asked_for(pipeline: 
 
 
 @pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("167 terrorist and extremist crimes were averted in 2015.", True),
+        ("About a thousand abettors were apprehended.", True),
+        ("Two hundred improvised explosive devices were forfeited.", True),
+        ("1500 weapons were forfeited.", True),
+        # Years, days of a month, ordinals and numbers inside names count nothing.
+        ("In October 2015 the first ever joint exercise called Xiaomen-2015 was conducted.", False),
+        ("The agreement was signed in Yekaterinburg on 17 June 2009.", False),
+        ("It was signed on June 17.", False),
+        ("The second stage followed the third.", False),
+    ],
+)
+def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count: bool) -> None:
+    assert has_type(text, "number") is count
+    assert expected_type("How many people took part in Xiaomen-2015?") == "number"
+
+
+def test_a_how_many_question_answered_only_by_years_and_names_is_refused(pipeline: Pipeline) -> None:
+    # The exercise is in the interview, but no number of anything about it is: the only numbers
+    # near it are its year and its name.
+    question = "How many people took part in the Xiaomen-2015 exercise?"
+    _, evidence = pipeline.evidence(question)
+    assert evidence.signals.type_mismatch == 1.0
+    assert pipeline.ask(question).answerable is False
+
+
+@pytest.mark.parametrize(
     ("question", "about"),
     [
         ("Which threats did the interviewer ask about?", True),
