@@ -231,14 +231,22 @@ def has_type(text: str, kind: str) -> bool:
     """Whether a text has what a "when" question (a date) or a "how many" question (a count) wants."""
     if kind == "date":
         tokens = words(text)
-        return any(_YEAR.fullmatch(t) for t in tokens) or bool(_MONTHS.intersection(tokens))
+        if _MONTHS.intersection(tokens):
+            return True
+        return any(_YEAR.fullmatch(m.group()) and not _in_name(text, m) for m in _WORD_SPAN.finditer(text))
     return has_count(text)
+
+
+def _in_name(text: str, m: re.Match[str]) -> bool:
+    """A number joined to a word by a hyphen ("Xiaomen-2015", "G-20") names something."""
+    return m.start() > 0 and text[m.start() - 1] == "-"
 
 
 def has_count(text: str) -> bool:
     """A number that counts something: not a year, a day of a month, an ordinal or part of a name.
 
     "In October 2015 … Xiaomen-2015 … the first" has none; "167 crimes", "two hundred devices" do.
+    A four-digit number from 1600 to 2099 reads as a year.
     """
     tokens = list(_WORD_SPAN.finditer(text))
     for i, m in enumerate(tokens):
@@ -247,8 +255,8 @@ def has_count(text: str) -> bool:
             return True
         if not token.isdigit() or _YEAR.fullmatch(token):
             continue
-        if m.start() > 0 and text[m.start() - 1] == "-":
-            continue  # "Xiaomen-2015", "G-20": a name
+        if _in_name(text, m):
+            continue
         neighbours = {tokens[j].group().lower() for j in (i - 1, i + 1) if 0 <= j < len(tokens)}
         if len(token) <= 2 and neighbours & _MONTHS:
             continue  # "17 June", "June 17"

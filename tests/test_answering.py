@@ -65,6 +65,12 @@ def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count
     assert expected_type("How many people took part in Xiaomen-2015?") == "number"
 
 
+def test_a_when_question_wants_a_year_or_a_month_not_a_name_with_a_number() -> None:
+    assert has_type("The exercise was conducted in 2015.", "date")
+    assert has_type("It was signed on 17 June.", "date")
+    assert not has_type("The Xiaomen-2015 exercise was a success.", "date")
+
+
 def test_a_how_many_question_answered_only_by_years_and_names_is_refused(pipeline: Pipeline) -> None:
     # The exercise is in the interview, but no number of anything about it is: the only numbers
     # near it are its year and its name.
