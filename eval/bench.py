@@ -1224,7 +1224,7 @@ def _sizes(args: argparse.Namespace) -> list[int]:
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
-    from rag.index import load_index
+    from rag.index import load_index_for
     from rag.pipeline import Pipeline
 
     began = time.perf_counter()
@@ -1297,7 +1297,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Results:
                 server.stop()
 
         _say("profiling uncached answers in-process…")
-        index = load_index(index_dir, model_name=embedder.model_name, dimension=embedder.dimension, precision=embedder.precision)
+        index = load_index_for(index_dir, embedder)
         if index is not None:
             from rag.corpus import load_corpus
 

@@ -21,7 +21,7 @@ from rag.settings import get_settings
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from rag.embedding import Embedder
-    from rag.index import build_index, load_index
+    from rag.index import build_index, load_index_for
 
     settings = get_settings(**({"corpus_dir": args.corpus} if args.corpus else {}))
     t0 = time.perf_counter()
@@ -30,7 +30,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     previous = None
     if not args.rebuild:
         try:
-            previous = load_index(settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension, precision=embedder.precision)
+            previous = load_index_for(settings.index_dir, embedder)
         except RagError:
             previous = None
     index, report = build_index(settings, embedder, progress=not args.quiet, previous=previous)

@@ -373,6 +373,11 @@ def verify_files(manifest: dict[str, Any], path: Path) -> None:
             )
 
 
+def load_index_for(index_dir: Path, embedder: Embedder) -> SearchIndex | None:
+    """The current index, checked against this embedder's model, dimension and vector precision."""
+    return load_index(index_dir, model_name=embedder.model_name, dimension=embedder.dimension, precision=embedder.precision)
+
+
 def load_index(index_dir: Path, *, model_name: str, dimension: int, precision: str = "fp32") -> SearchIndex | None:
     """The current index, verified; None when there is none yet."""
     path = current_index_path(index_dir)

@@ -24,7 +24,7 @@ from rag.chunking import Section, document_sections
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, IndexCorruptError, InputError
-from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index
+from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index_for
 from rag.retrieval import Query, Retriever, build_query
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Document, Hit, Mode
@@ -92,7 +92,7 @@ class Pipeline:
         previous: SearchIndex | None = None
         if not rebuild:
             try:
-                index = load_index(settings.index_dir, model_name=embedder.model_name, dimension=embedder.dimension, precision=embedder.precision)
+                index = load_index_for(settings.index_dir, embedder)
             except IndexCorruptError as exc:
                 log.warning("index is unusable, rebuilding: %s", exc)
             if index is not None and is_stale(index, settings.corpus_dir):

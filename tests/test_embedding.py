@@ -17,7 +17,7 @@ import pytest
 
 from rag.embedding import Embedder, onnx_path
 from rag.errors import ConfigError, IndexMismatchError
-from rag.index import build_index, current_index_path, load_index
+from rag.index import build_index, current_index_path, load_index, load_index_for
 from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -117,7 +117,7 @@ def test_index_built_with_torch_serves_onnx_queries(
 ) -> None:
     settings: Settings = get_settings(index_dir=tmp_path / "index", corpus_dir=PROJECT_ROOT / "corpus")
     built, _ = build_index(settings, torch_embedder)
-    loaded = load_index(settings.index_dir, model_name=onnx_embedder.model_name, dimension=onnx_embedder.dimension)
+    loaded = load_index_for(settings.index_dir, onnx_embedder)
     assert loaded is not None and loaded.version == built.version
     query = onnx_embedder.encode(["How many websites were blocked?"])
     _, ids_onnx = loaded.dense.search(query, 5)

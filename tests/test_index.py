@@ -14,7 +14,7 @@ import pytest
 
 from rag.embedding import Embedder
 from rag.errors import IndexCorruptError, IndexMismatchError
-from rag.index import build_index, current_index_path, load_index
+from rag.index import build_index, current_index_path, load_index_for
 from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, Settings, get_settings
 from tests.conftest import make_corpus, start_server
@@ -47,7 +47,7 @@ def fresh(tmp_path: Path) -> Settings:
 def test_round_trip(fresh: Settings, embedder: Embedder) -> None:
     built, report = build_index(fresh, embedder)
     assert report.documents == 1 and report.chunks == len(built.chunks) > 10
-    loaded = load_index(fresh.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+    loaded = load_index_for(fresh.index_dir, embedder)
     assert loaded is not None
     assert loaded.chunks == built.chunks
     assert loaded.version == built.version
@@ -66,7 +66,7 @@ def test_round_trip(fresh: Settings, embedder: Embedder) -> None:
 
 
 def test_missing_index_is_built_on_first_load(fresh: Settings, embedder: Embedder) -> None:
-    assert load_index(fresh.index_dir, model_name=embedder.model_name, dimension=embedder.dimension) is None
+    assert load_index_for(fresh.index_dir, embedder) is None
     pipeline = Pipeline.load(fresh, embedder=embedder)
     assert pipeline.build_report is not None
     assert pipeline.ask("How many terrorists were liquidated?").answerable
@@ -108,7 +108,7 @@ def test_index_from_another_model_is_refused(fresh: Settings, embedder: Embedder
         Pipeline.load(fresh, embedder=other)
     assert "minilm-64" in str(err.value) and "384" in str(err.value)
     # The refused index is left as it was.
-    assert load_index(fresh.index_dir, model_name=embedder.model_name, dimension=embedder.dimension) is not None
+    assert load_index_for(fresh.index_dir, embedder) is not None
 
 
 @pytest.mark.parametrize("victim", ["dense.faiss", "chunks.jsonl", "sentences.npy", "bm25/vocab.index.json"])
@@ -121,7 +121,7 @@ def test_flipped_byte_is_detected_and_rebuilt(fresh: Settings, embedder: Embedde
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
     with pytest.raises(IndexCorruptError, match="checksum"):
-        load_index(fresh.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+        load_index_for(fresh.index_dir, embedder)
     pipeline = Pipeline.load(fresh, embedder=embedder)
     assert pipeline.build_report is not None, "a corrupt index must be rebuilt, not served"
     answer = pipeline.ask("How many terrorists were liquidated?")
@@ -140,7 +140,7 @@ def test_missing_file_is_detected_and_rebuilt(fresh: Settings, embedder: Embedde
     assert path is not None
     (path / "sentences.npy").unlink()
     with pytest.raises(IndexCorruptError, match="missing"):
-        load_index(fresh.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+        load_index_for(fresh.index_dir, embedder)
     assert Pipeline.load(fresh, embedder=embedder).build_report is not None
     (current_index_path(fresh.index_dir) / "chunks.jsonl").unlink()  # type: ignore[operator]
     assert_server_starts_and_answers(fresh)
@@ -169,7 +169,7 @@ def test_killed_while_writing_leaves_previous_index_loadable(fresh: Settings, em
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     leftovers = [p.name for p in fresh.index_dir.iterdir() if p.name.startswith(".tmp-")]
     assert leftovers, "the killed build should have left its temporary folder behind"
-    loaded = load_index(fresh.index_dir, model_name=embedder.model_name, dimension=embedder.dimension)
+    loaded = load_index_for(fresh.index_dir, embedder)
     assert loaded is not None and loaded.version == built.version
     # The next start notices the corpus change, rebuilds, and clears the debris.
     pipeline = Pipeline.load(fresh, embedder=embedder)
