@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from eval.runner import FollowUpResult, ItemResult, RunResult, Summary
+from eval.runner import MISS_CAUSES, FollowUpResult, ItemResult, RunResult, Summary
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "reports"
 LATEST_MD = "latest.md"
@@ -94,6 +95,18 @@ def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _cause(r: ItemResult) -> str:
+    cause = MISS_CAUSES[r.cause or ""]
+    rank = r.evidence_rank
+    return f"{cause} at rank {rank}" if rank is not None and r.cause in ("refused", "other_sentences") else cause
+
+
+def causes_line(misses: Sequence[ItemResult]) -> str:
+    """How many misses each cause has, in MISS_CAUSES order, the empty ones left out."""
+    counts = Counter(r.cause for r in misses)
+    return "By cause: " + " · ".join(f"{text} {counts[key]}" for key, text in MISS_CAUSES.items() if counts[key])
+
+
 def _item_miss(r: ItemResult) -> list[str]:
     if r.gold_answerable:
         keys = "; ".join(" / ".join(alts) for alts in r.keys)
@@ -102,7 +115,7 @@ def _item_miss(r: ItemResult) -> list[str]:
     else:
         expected = "a refusal (the interview does not say)"
         got = _clip(r.answer)
-    return [f"- **{r.id}** ({r.type}) {r.question}", f"  - expected: {expected}", f"  - got: {got}"]
+    return [f"- **{r.id}** ({r.type}) {r.question}", f"  - expected: {expected}", f"  - got: {got}", f"  - why: {_cause(r)}"]
 
 
 def _followup_miss(f: FollowUpResult) -> list[str]:
@@ -135,6 +148,8 @@ def markdown(results: Sequence[RunResult], created: str, setup: dict[str, object
     for r in results:
         misses, missed_followups = r.misses(), r.missed_followups()
         lines += [f"## Misses: {r.config.name} ({len(misses)} questions, {len(missed_followups)} follow-ups)", ""]
+        if misses:
+            lines += [causes_line(misses), ""]
         for item in misses:
             lines += _item_miss(item)
         for followup in missed_followups:
@@ -187,7 +202,11 @@ def write_reports(
     created = datetime.now(UTC).isoformat(timespec="seconds")
     written: list[Path] = []
 
-    data = {"created_utc": created, "setup": setup, "runs": [asdict(r) for r in results]}
+    runs = [asdict(r) for r in results]
+    for run_data, result in zip(runs, results, strict=True):
+        for item_data, item in zip(run_data["items"], result.items, strict=True):
+            item_data["cause"] = item.cause
+    data = {"created_utc": created, "setup": setup, "runs": runs}
     json_path = report_dir / f"{stamp}.json"
     json_path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
     written.append(json_path)

@@ -80,6 +80,36 @@ class ItemResult:
     def correct(self) -> bool:
         return self.keys_ok if self.gold_answerable else not self.answerable
 
+    @property
+    def evidence_rank(self) -> int | None:
+        """Rank (1-based) of the first search result that overlaps the gold evidence, within the top 10."""
+        return self.relevance.index(True) + 1 if True in self.relevance else None
+
+    @property
+    def cause(self) -> str | None:
+        """Where a miss went wrong (a key of MISS_CAUSES); None when the item is correct."""
+        if self.correct:
+            return None
+        if not self.gold_answerable:
+            return "answered"
+        if self.evidence_rank is None:
+            return "not_retrieved"
+        if not self.answerable:
+            return "refused"
+        if not any(c.supports for c in self.citations):
+            return "other_sentences"
+        return "key_missing"
+
+
+# Why an item was missed, in the order a question travels through the system.
+MISS_CAUSES = {
+    "not_retrieved": "evidence not in the top 10 search results",
+    "refused": "refused; the evidence was in the search results",
+    "other_sentences": "quoted other sentences; the evidence was in the search results",
+    "key_missing": "quoted the evidence, but a key is missing",
+    "answered": "answered what the interview does not say",
+}
+
 
 @dataclass(slots=True)
 class FollowUpResult:

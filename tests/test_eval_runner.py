@@ -11,6 +11,7 @@ import pytest
 from eval import report, thresholds
 from eval.gold import DEFAULT_CONVERSATIONS, DEFAULT_GOLD, Conversation, GoldItem, load_conversations, load_gold
 from eval.runner import (
+    MISS_CAUSES,
     CitationResult,
     FollowUpResult,
     ItemResult,
@@ -87,6 +88,24 @@ def test_shipped_thresholds_name_known_figures() -> None:
     assert loaded.floors and loaded.ceilings
 
 
+@pytest.mark.parametrize(
+    ("item", "cause", "rank"),
+    [
+        (_item("ok", True, True, True, [False, True], [True]), None, 2),
+        (_item("lost", True, True, False, [False] * 10, []), "not_retrieved", None),
+        (_item("shy", True, False, False, [False, False, True], []), "refused", 3),
+        (_item("off", True, True, False, [True], [False, False]), "other_sentences", 1),
+        (_item("part", True, True, False, [True], [False, True]), "key_missing", 1),
+        (_item("bold", False, True, False, [], [False]), "answered", None),
+        (_item("wise", False, False, False, [], []), None, None),
+    ],
+)
+def test_a_miss_says_where_it_went_wrong(item: ItemResult, cause: str | None, rank: int | None) -> None:
+    assert item.cause == cause
+    assert item.evidence_rank == rank
+    assert cause is None or cause in MISS_CAUSES
+
+
 def test_reports_written(tmp_path: Path) -> None:
     items = [_item("a", True, True, True, [True], [True]), _item("bb", True, False, False, [False], [])]
     results = [
@@ -101,6 +120,10 @@ def test_reports_written(tmp_path: Path) -> None:
     md = next(p for p in paths if p.suffix == ".md").read_text(encoding="utf-8")
     png = next(p for p in paths if p.suffix == ".png")
     assert f"]({png.name})" in md and "| hit@3" in md and "**bb**" in md and "(refused)" in md
+    # Each miss says why, and the misses are counted by cause.
+    assert f"  - why: {MISS_CAUSES['not_retrieved']}" in md
+    assert f"By cause: {MISS_CAUSES['not_retrieved']} 1" in md
+    assert [item.get("cause") for item in data["runs"][0]["items"]] == [None, "not_retrieved"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "latest.md").exists() and (tmp_path / "latest-compare.png").exists()
 
