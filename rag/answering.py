@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -52,6 +52,13 @@ _ABOUT_INTERVIEWER = re.compile(
     re.I,
 )
 _YES_NO = re.compile(r"^\s*(do|does|did|is|are|was|were|can|could|will|would|has|have|had|should)\b", re.I)
+# "When will…?", "When is it expected to be signed?": a date after the source was published answers.
+_FUTURE_WHEN = re.compile(
+    r"^\s*when\s+(will|shall)\b|^\s*when\s+(is|are)\b.*\b(expected|going|planned|scheduled|due|set)\s+to\b", re.I
+)
+_RELATIVE_FUTURE = re.compile(
+    r"\b(next|coming|upcoming) (year|month|week|summit|session)\b|\bsoon\b|\bnear future\b|\bby the end of\b", re.I
+)
 _EXPECTS_NUMBER = re.compile(r"^\s*(how many\b|how much\b|how old\b|what number\b|what percentage\b|how long\b)", re.I)
 
 
@@ -220,6 +227,9 @@ def sentence_facts(sentence: str) -> SentenceFacts:
 
 
 def expected_type(question: str) -> str | None:
+    """What kind of answer the question's opening asks for: "future" (a date to come), "date", "number"."""
+    if _FUTURE_WHEN.match(question):
+        return "future"
     if _EXPECTS_DATE.match(question):
         return "date"
     if _EXPECTS_NUMBER.match(question):
@@ -227,8 +237,19 @@ def expected_type(question: str) -> str | None:
     return None
 
 
-def has_type(text: str, kind: str) -> bool:
-    """Whether a text has what a "when" question (a date) or a "how many" question (a count) wants."""
+def has_type(text: str, kind: str, published: int | None = None) -> bool:
+    """Whether a text has what a "when" question (a date) or a "how many" question (a count) wants.
+
+    For a question about the future ("future"), a date counts only when it is not before the year
+    the text was `published` (or it says "next year", "soon"…); without that year, any date does.
+    """
+    if kind == "future":
+        if _RELATIVE_FUTURE.search(text):
+            return True
+        if published is None:
+            return has_type(text, "date")
+        years = [int(m.group()) for m in _WORD_SPAN.finditer(text) if _YEAR.fullmatch(m.group()) and not _in_name(text, m)]
+        return any(y >= published for y in years) or (not years and has_type(text, "date"))
     if kind == "date":
         tokens = words(text)
         if _MONTHS.intersection(tokens):
@@ -265,10 +286,13 @@ def has_count(text: str) -> bool:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, index: SearchIndex, texts: dict[str, str], settings: Settings) -> None:
+    def __init__(
+        self, index: SearchIndex, texts: dict[str, str], settings: Settings, published: Mapping[str, int] | None = None
+    ) -> None:
         self.index = index
         self.texts = texts
         self.settings = settings
+        self.published = dict(published or {})  # doc_id → the year it was published, when known
         # Document frequency per term straight from the BM25 matrix (CSC: one column per term).
         vocab: dict[str, int] = index.bm25.vocab_dict
         df = np.diff(np.asarray(index.bm25.scores["indptr"]))
@@ -312,14 +336,20 @@ class ExtractiveAnswerer:
         vocabulary |= present
         missing = sum(1 for token in specifics(query.text) if not _present(token, vocabulary))
         kind = expected_type(query.text)
-        answer_text = " ".join(self.texts[c.key.doc_id][c.key.start : c.key.end] for c in chosen)
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
             dense=max((s.dense for s in scored), default=0.0),
             bm25=max((h.bm25_score or 0.0 for h in hits), default=0.0) / max(len(set(terms)), 1),
             missing=float(min(missing, 2)),
-            type_mismatch=float(kind is not None and not has_type(answer_text, kind)),
+            type_mismatch=float(kind is not None and not self._has_type(chosen, kind)),
         )
+
+    def _has_type(self, chosen: Sequence[ScoredSentence], kind: str) -> bool:
+        """Whether the chosen sentences, each read with its document's publication year, have `kind`."""
+        by_doc: dict[str, list[str]] = {}
+        for c in chosen:
+            by_doc.setdefault(c.key.doc_id, []).append(self.texts[c.key.doc_id][c.key.start : c.key.end])
+        return any(has_type(" ".join(parts), kind, self.published.get(doc_id)) for doc_id, parts in by_doc.items())
 
     def score_sentences(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> list[ScoredSentence]:
         terms = content_terms(query.full)
@@ -371,7 +401,7 @@ class ExtractiveAnswerer:
                 float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(facts.has_date if kind == "date" else facts.has_number if kind == "number" else False),
+                float(facts.has_date if kind in ("date", "future") else facts.has_number if kind == "number" else False),
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),

@@ -62,7 +62,12 @@ class Pipeline:
         self.documents = documents
         self.build_report = build_report
         self.retriever = Retriever(index, embedder, settings)
-        self.extractive = ExtractiveAnswerer(index, {d: doc.text for d, doc in documents.items()}, settings)
+        self.extractive = ExtractiveAnswerer(
+            index,
+            {d: doc.text for d, doc in documents.items()},
+            settings,
+            published={d: doc.year for d, doc in documents.items() if doc.year is not None},
+        )
         self.llm = llm
         self.loaded_at = time.time()
         self._cache: OrderedDict[tuple[object, ...], Answer] = OrderedDict()

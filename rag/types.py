@@ -6,6 +6,7 @@ as stored on disk (decoded as UTF-8, newlines untouched), so `text[start:end]` i
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +25,12 @@ class Document:
     @property
     def title(self) -> str:
         return str(self.meta.get("title") or self.doc_id)
+
+    @property
+    def year(self) -> int | None:
+        """The year the document was published, from its metadata's `date` ("2016", "2016-05-12", "May 2016")."""
+        m = re.search(r"\b(1[6-9]|20)\d\d\b", str(self.meta.get("date") or ""))
+        return int(m.group()) if m else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from rag.answering import (
     specifics,
 )
 from rag.pipeline import Pipeline
-from rag.types import ChatTurn
+from rag.types import ChatTurn, Document
 
 
 def test_every_candidate_carries_one_value_per_feature_and_its_weighted_sum(pipeline: Pipeline) -> None:
@@ -63,6 +63,51 @@ def test_type_match_marks_sentences_with_the_kind_of_answer_asked_for(pipeline: 
 def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count: bool) -> None:
     assert has_type(text, "number") is count
     assert expected_type("How many people took part in Xiaomen-2015?") == "number"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When will Iran become a full member?", "future"),
+        ("When is the memorandum expected to be signed?", "future"),
+        ("when are they going to meet again?", "future"),
+        ("When was the memorandum signed?", "date"),
+        ("When is the conference held in Tashkent?", "date"),
+        ("How many weapons were forfeited?", "number"),
+        ("Why do European partners value SCO RATS?", None),
+    ],
+)
+def test_the_question_opening_says_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
+    assert expected_type(question) == kind
+
+
+def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source() -> None:
+    assert not has_type("The convention was adopted in 2001 and complemented in 2009.", "future", published=2016)
+    assert has_type("The memorandum will be signed in 2017.", "future", published=2016)
+    assert has_type("It is to be signed in 2016.", "future", published=2016)
+    assert has_type("We expect to sign it next year.", "future", published=2016)
+    assert has_type("It will be signed in June.", "future", published=2016)  # a month: could be to come
+    assert not has_type("Xiaomen-2020 is being prepared.", "future", published=2016)  # a name, not a date
+    # Without a publication year, any date will do.
+    assert has_type("The convention was adopted in 2001.", "future")
+
+
+@pytest.mark.parametrize(("date", "year"), [("2016", 2016), ("2016-05-12", 2016), ("12 May 2016", 2016), ("undated", None), (None, None)])
+def test_a_document_year_comes_from_its_metadata_date(date: str | None, year: int | None) -> None:
+    meta = {"date": date} if date else {}
+    assert Document("d", "d.txt", "text", "0" * 64, meta).year == year
+
+
+def test_a_future_question_answered_only_by_past_dates_is_refused(pipeline: Pipeline) -> None:
+    # The interview dates the convention (2009) but says nothing of what is to come.
+    future = "When is the SCO Convention Against Terrorism expected to be ratified?"
+    _, evidence = pipeline.evidence(future)
+    assert evidence.signals.type_mismatch == 1.0
+    assert pipeline.ask(future).answerable is False
+    past = "When did the SCO Convention Against Terrorism complement the Shanghai Convention?"
+    _, evidence = pipeline.evidence(past)
+    assert evidence.signals.type_mismatch == 0.0
+    assert pipeline.ask(past).answerable is True
 
 
 def test_a_when_question_wants_a_year_or_a_month_not_a_name_with_a_number() -> None:
