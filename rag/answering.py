@@ -259,8 +259,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
 
 
 def _in_name(text: str, m: re.Match[str]) -> bool:
-    """A number joined to a word by a hyphen ("Xiaomen-2015", "G-20") names something."""
-    return m.start() > 0 and text[m.start() - 1] == "-"
+    """A number joined to a word by a hyphen ("Xiaomen-2015", "G-20") names something; "2015-2017" does not."""
+    return m.start() > 1 and text[m.start() - 1] == "-" and text[m.start() - 2].isalpha()
 
 
 def has_count(text: str) -> bool:

@@ -88,6 +88,7 @@ def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source
     assert has_type("We expect to sign it next year.", "future", published=2016)
     assert has_type("It will be signed in June.", "future", published=2016)  # a month: could be to come
     assert not has_type("Xiaomen-2020 is being prepared.", "future", published=2016)  # a name, not a date
+    assert has_type("The 2015-2017 programme is under way.", "future", published=2016)  # a range, not a name
     # Without a publication year, any date will do.
     assert has_type("The convention was adopted in 2001.", "future")
 
