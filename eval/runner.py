@@ -470,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(report.summary_table(results))
     print(f"misses: {', '.join(f'{r.config.name} {len(r.misses()) + len(r.missed_followups())}' for r in results)}")
+    for r in results:
+        if r.misses():
+            print(f"  {r.config.name}: {report.causes_line(r.misses())}")
     if not args.no_report:
         paths = report.write_reports(results, plan.setup, args.report_dir or report.DEFAULT_DIR, compare=args.compare)
         for path in paths:

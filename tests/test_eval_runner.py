@@ -172,7 +172,7 @@ def test_endpoint_matches_in_process(
     assert [f.answer for f in remote.followups] == [f.answer for f in local.followups]
 
 
-def test_main_over_http_with_thresholds(live_server: object, tmp_path: Path) -> None:
+def test_main_over_http_with_thresholds(live_server: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = live_server.url  # type: ignore[attr-defined]
     gold = tmp_path / "gold.jsonl"
     lines = DEFAULT_GOLD.read_text(encoding="utf-8").splitlines()
@@ -186,4 +186,8 @@ def test_main_over_http_with_thresholds(live_server: object, tmp_path: Path) -> 
     code = main([*args, "--report-dir", str(reports), "--check-thresholds", "--thresholds", str(impossible)])
     assert code == 1
     assert len(list(reports.glob("*.json"))) == 1 and (reports / "latest.md").exists()
+    # The terminal shows the misses by cause, as the report does.
+    latest = (reports / "latest.md").read_text(encoding="utf-8")
+    printed = capsys.readouterr().out
+    assert ("  - why: " in latest) == ("By cause: " in printed)
     assert main([*args, "--no-report", "--compare"]) == 2
