@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
 from rag.errors import ConfigError, LLMError
 from rag.llm.retry import TransientLLMError, call_with_retries
+from rag.settings import Settings
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 ERROR_BODY_CHARS = 300
@@ -178,3 +179,53 @@ class JsonHttp:
         finally:
             response.close()
         raise _status_error(response, text)
+
+
+class ClientOptions(TypedDict, total=False):
+    """What every HTTP chat client may be given besides its URL and model (all have defaults)."""
+
+    connect_timeout: float
+    read_timeout: float
+    retries: int
+    temperature: float
+    transport: httpx.BaseTransport | None
+
+
+class HttpChatBackend:
+    """What the HTTP chat clients share: the model, its temperature and one pooled JSON client."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 30.0,
+        retries: int = 2,
+        temperature: float = 0.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.model = model
+        self.temperature = temperature
+        self.http = JsonHttp(
+            base_url,
+            headers=headers,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries=retries,
+            transport=transport,
+        )
+
+    @staticmethod
+    def options(settings: Settings) -> ClientOptions:
+        """The options every client takes from settings."""
+        return ClientOptions(
+            connect_timeout=settings.llm_connect_timeout,
+            read_timeout=settings.llm_read_timeout,
+            retries=settings.llm_retries,
+            temperature=settings.llm_temperature,
+        )
+
+    def close(self) -> None:
+        self.http.close()

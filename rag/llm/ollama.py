@@ -9,56 +9,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from rag.errors import LLMError
 from rag.llm.base import ChatMessage
-from rag.llm.http import JsonHttp
+from rag.llm.http import ClientOptions, HttpChatBackend
 from rag.settings import Settings
 
 
-class OllamaBackend:
+class OllamaBackend(HttpChatBackend):
     name = "ollama"
 
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 30.0,
-        retries: int = 2,
-        temperature: float = 0.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, model: str, **options: Unpack[ClientOptions]) -> None:
         base_url = base_url.rstrip("/")
         if base_url.endswith("/api"):
             base_url = base_url[: -len("/api")]
-        self.model = model
-        self.temperature = temperature
-        self.http = JsonHttp(
-            base_url,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries=retries,
-            transport=transport,
-        )
+        super().__init__(base_url, model, **options)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OllamaBackend:
-        return cls(
-            settings.llm_base_url,
-            settings.llm_model,
-            connect_timeout=settings.llm_connect_timeout,
-            read_timeout=settings.llm_read_timeout,
-            retries=settings.llm_retries,
-            temperature=settings.llm_temperature,
-        )
-
-    def close(self) -> None:
-        self.http.close()
+        return cls(settings.llm_base_url, settings.llm_model, **cls.options(settings))
 
     def _body(self, messages: Sequence[ChatMessage], max_tokens: int, stream: bool) -> dict[str, Any]:
         return {

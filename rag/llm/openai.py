@@ -14,57 +14,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from rag.errors import LLMError
 from rag.llm.base import ChatMessage
-from rag.llm.http import JsonHttp
+from rag.llm.http import ClientOptions, HttpChatBackend
 from rag.settings import Settings
 
 
-class OpenAIBackend:
+class OpenAIBackend(HttpChatBackend):
     name = "openai"
 
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        *,
-        api_key: str = "",
-        connect_timeout: float = 2.0,
-        read_timeout: float = 30.0,
-        retries: int = 2,
-        temperature: float = 0.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.model = model
-        self.temperature = temperature
-        self.http = JsonHttp(
-            base_url,
-            headers=headers,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries=retries,
-            transport=transport,
-        )
+    def __init__(self, base_url: str, model: str, *, api_key: str = "", **options: Unpack[ClientOptions]) -> None:
+        super().__init__(base_url, model, headers={"Authorization": f"Bearer {api_key}"} if api_key else {}, **options)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIBackend:
-        return cls(
-            settings.llm_base_url,
-            settings.llm_model,
-            api_key=settings.llm_api_key,
-            connect_timeout=settings.llm_connect_timeout,
-            read_timeout=settings.llm_read_timeout,
-            retries=settings.llm_retries,
-            temperature=settings.llm_temperature,
-        )
-
-    def close(self) -> None:
-        self.http.close()
+        return cls(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key, **cls.options(settings))
 
     def _body(self, messages: Sequence[ChatMessage], max_tokens: int, stream: bool) -> dict[str, Any]:
         return {
