@@ -243,19 +243,20 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
     For a question about the future ("future"), a date counts only when it is not before the year
     the text was `published` (or it says "next year", "soon"…); without that year, any date does.
     """
-    if kind == "future":
-        if _RELATIVE_FUTURE.search(text):
-            return True
-        if published is None:
-            return has_type(text, "date")
-        years = [int(m.group()) for m in _WORD_SPAN.finditer(text) if _YEAR.fullmatch(m.group()) and not _in_name(text, m)]
-        return any(y >= published for y in years) or (not years and has_type(text, "date"))
-    if kind == "date":
-        tokens = words(text)
-        if _MONTHS.intersection(tokens):
-            return True
-        return any(_YEAR.fullmatch(m.group()) and not _in_name(text, m) for m in _WORD_SPAN.finditer(text))
-    return has_count(text)
+    if kind not in ("date", "future"):
+        return has_count(text)
+    if kind == "future" and _RELATIVE_FUTURE.search(text):
+        return True
+    has_month = bool(_MONTHS.intersection(words(text)))
+    years = _years(text)
+    if kind == "future" and published is not None:
+        return any(y >= published for y in years) or (not years and has_month)
+    return has_month or bool(years)
+
+
+def _years(text: str) -> list[int]:
+    """The years a text names (four digits from 1600 to 2099), not the numbers inside names."""
+    return [int(m.group()) for m in _WORD_SPAN.finditer(text) if _YEAR.fullmatch(m.group()) and not _in_name(text, m)]
 
 
 def _in_name(text: str, m: re.Match[str]) -> bool:

@@ -176,8 +176,9 @@ def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pip
     no ("Absolutely!"), whatever its own cosine to the question."""
     question = "Do the existing cooperation mechanisms facilitate joint efforts in detecting insurgents returning home?"
     index = pipeline.index
-    best = int(np.argmax(index.section_vectors @ pipeline.embedder.encode_query(question)))
-    assert float(index.section_vectors[best] @ pipeline.embedder.encode_query(question)) >= pipeline.settings.answer_yes_no_threshold
+    closeness = index.section_vectors @ pipeline.embedder.encode_query(question)
+    best = int(np.argmax(closeness))
+    assert float(closeness[best]) >= pipeline.settings.answer_yes_no_threshold
     chunk = next(c for i, c in enumerate(index.chunks) if c.kind == "answer" and index.chunk_section[i] == best)
     opening, following = chunk.sentences[0], chunk.sentences[1]
     answer = pipeline.ask(question)
@@ -194,7 +195,6 @@ def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pip
     assert len(chosen) == 3 and len({c.key for c in chosen}) == 3
     assert pipeline.document("sysoyev-interview").text[opening.start : opening.end].startswith("Absolutely")
     # The opening is not what the plain scorer ranks first: the yes/no rule put it in.
-    _, evidence = pipeline.evidence(question)
     assert (evidence.scored[0].key.start, evidence.scored[0].key.end) != (opening.start, opening.end)
     # Off, the same question is answered without it.
     off = pipeline.configured(answer_yes_no_threshold=1.0).ask(question)
