@@ -60,6 +60,22 @@ _RELATIVE_FUTURE = re.compile(
     r"\b(next|coming|upcoming) (year|month|week|summit|session)\b|\bsoon\b|\bnear future\b|\bby the end of\b", re.I
 )
 _EXPECTS_NUMBER = re.compile(r"^\s*(how many\b|how much\b|how old\b|what number\b|what percentage\b|how long\b)", re.I)
+# A question about an amount of money: "How much money…?", "How much does it cost?", "What is the
+# budget…?", "What salary…?". Answered by a sum: a currency, or a number beside a money word.
+_MONEY_WORDS = (
+    r"money|funds?|funding|budgets?|salary|salaries|wages?|pay|paid|costs?|price|prices|fees?|income|revenues?|"
+    r"spending|expenditures?|spend|spent|earn|earns|earned|worth"
+)
+_AMOUNT_NOUNS = r"budgets?|salary|salaries|wages?|costs?|price|prices|fees?|income|revenues?|spending|expenditures?"
+_EXPECTS_MONEY = re.compile(
+    rf"^\s*(how much\b.*\b({_MONEY_WORDS})\b|(what|which)\b(\s+[\w’']+){{0,3}}\s+({_AMOUNT_NOUNS})\b)", re.I
+)
+_MONEY_NOUN = re.compile(rf"\b({_MONEY_WORDS})\b", re.I)
+_CURRENCY = re.compile(
+    r"[$€£¥₽₹]|\b(dollars?|euros?|pounds sterling|roubles?|rubles?|yuan|renminbi|tenge|soms?|rupees?|"
+    r"USD|EUR|RUB|CNY|GBP|KZT|UZS|INR)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +217,7 @@ class SentenceFacts(NamedTuple):
     unquotable: bool  # an order aimed at a model, or a link (see is_unquotable)
     has_date: bool
     has_number: bool
+    has_money: bool
 
     @property
     def candidate(self) -> bool:
@@ -223,13 +240,16 @@ def sentence_facts(sentence: str) -> SentenceFacts:
         is_unquotable(sentence),
         has_type(sentence, "date"),
         has_type(sentence, "number"),
+        has_type(sentence, "money"),
     )
 
 
 def expected_type(question: str) -> str | None:
-    """What kind of answer the question's opening asks for: "future" (a date to come), "date", "number"."""
+    """What kind of answer the question's opening asks for: "future" (a date to come), "date", "money", "number"."""
     if _FUTURE_WHEN.match(question):
         return "future"
+    if _EXPECTS_MONEY.match(question):
+        return "money"
     if _EXPECTS_DATE.match(question):
         return "date"
     if _EXPECTS_NUMBER.match(question):
@@ -238,11 +258,14 @@ def expected_type(question: str) -> str | None:
 
 
 def has_type(text: str, kind: str, published: int | None = None) -> bool:
-    """Whether a text has what a "when" question (a date) or a "how many" question (a count) wants.
+    """Whether a text has what a "when" question (a date), a "how many" question (a count) or a
+    question about money (a sum: `has_money`) wants.
 
     For a question about the future ("future"), a date counts only when it is not before the year
     the text was `published` (or it says "next year", "soon"…); without that year, any date does.
     """
+    if kind == "money":
+        return has_money(text)
     if kind not in ("date", "future"):
         return has_count(text)
     if kind == "future" and _RELATIVE_FUTURE.search(text):
@@ -262,6 +285,11 @@ def _years(text: str) -> list[int]:
 def _in_name(text: str, m: re.Match[str]) -> bool:
     """A number joined to a word by a hyphen ("Xiaomen-2015", "G-20") names something; "2015-2017" does not."""
     return m.start() > 1 and text[m.start() - 1] == "-" and text[m.start() - 2].isalpha()
+
+
+def has_money(text: str) -> bool:
+    """A sum of money: a currency ("$5", "3 million roubles"), or a count beside a money word ("a budget of 40 million")."""
+    return bool(_CURRENCY.search(text)) or (bool(_MONEY_NOUN.search(text)) and has_count(text))
 
 
 def has_count(text: str) -> bool:
@@ -402,7 +430,7 @@ class ExtractiveAnswerer:
                 float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(facts.has_date if kind in ("date", "future") else facts.has_number if kind == "number" else False),
+                float(facts.has_date if kind in ("date", "future") else facts.has_money if kind == "money" else facts.has_number if kind == "number" else False),
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),

@@ -74,11 +74,33 @@ def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count
         ("When was the memorandum signed?", "date"),
         ("When is the conference held in Tashkent?", "date"),
         ("How many weapons were forfeited?", "number"),
+        ("How much money was frozen?", "money"),
+        ("How much does the exercise cost?", "money"),
+        ("What is the annual budget of the agency?", "money"),
+        ("What salary does the director earn?", "money"),
+        ("How much terrorist content was blocked?", "number"),  # an amount, not of money
+        ("What did they spend the money on?", None),  # asks what for, not how much
         ("Why do European partners value SCO RATS?", None),
     ],
 )
 def test_the_question_opening_says_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
     assert expected_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "money"),
+    [
+        ("The budget for 2016 is 40 million roubles.", True),
+        ("It cost $5 million.", True),
+        ("The agency's budget was raised to 12 million.", True),  # a count beside a money word
+        ("Funds of 300 thousand were frozen.", True),
+        ("167 terrorist and extremist crimes were averted in 2015.", False),  # a count, not of money
+        ("The fight against fundraising for terrorists goes on.", False),  # money, but no sum
+        ("The budget was approved in 2015.", False),  # a money word, but only a year
+    ],
+)
+def test_a_question_about_money_wants_a_sum(text: str, money: bool) -> None:
+    assert has_type(text, "money") is money
 
 
 def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source() -> None:
@@ -93,22 +115,43 @@ def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source
     assert has_type("The convention was adopted in 2001.", "future")
 
 
-@pytest.mark.parametrize(("date", "year"), [("2016", 2016), ("2016-05-12", 2016), ("12 May 2016", 2016), ("undated", None), (None, None)])
+@pytest.mark.parametrize(
+    ("date", "year"), [("2016", 2016), ("2016-05-12", 2016), ("12 May 2016", 2016), ("undated", None), (None, None)]
+)
 def test_a_document_year_comes_from_its_metadata_date(date: str | None, year: int | None) -> None:
     meta = {"date": date} if date else {}
     assert Document("d", "d.txt", "text", "0" * 64, meta).year == year
 
 
-def test_a_future_question_answered_only_by_past_dates_is_refused(pipeline: Pipeline) -> None:
-    # The interview dates the convention (2009) but says nothing of what is to come.
-    future = "When is the SCO Convention Against Terrorism expected to be ratified?"
-    _, evidence = pipeline.evidence(future)
+@pytest.mark.parametrize(
+    ("kind", "refused", "answered"),
+    [
+        # The interview dates the convention (2009) but says nothing of what is to come.
+        (
+            "future",
+            "When is the SCO Convention Against Terrorism expected to be ratified?",
+            "When did the SCO Convention Against Terrorism complement the Shanghai Convention?",
+        ),
+        # It counts crimes and websites, but never says what anything cost; an amount that is not
+        # of money is still answered by a count.
+        (
+            "money",
+            "How much did the member states spend on the Xiaomen-2015 exercise?",
+            "How much terrorist content was blocked in 2015?",
+        ),
+    ],
+)
+def test_a_question_answered_only_by_the_wrong_kind_of_figure_is_refused(
+    pipeline: Pipeline, kind: str, refused: str, answered: str
+) -> None:
+    assert expected_type(refused) == kind
+    _, evidence = pipeline.evidence(refused)
     assert evidence.signals.type_mismatch == 1.0
-    assert pipeline.ask(future).answerable is False
-    past = "When did the SCO Convention Against Terrorism complement the Shanghai Convention?"
-    _, evidence = pipeline.evidence(past)
+    assert pipeline.ask(refused).answerable is False
+    assert expected_type(answered) is not None
+    _, evidence = pipeline.evidence(answered)
     assert evidence.signals.type_mismatch == 0.0
-    assert pipeline.ask(past).answerable is True
+    assert pipeline.ask(answered).answerable is True
 
 
 def test_a_when_question_wants_a_year_or_a_month_not_a_name_with_a_number() -> None:
@@ -184,12 +227,17 @@ def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pip
     answer = pipeline.ask(question)
     assert answer.answerable
     # The opening, then the sentence after it that says how; not the interviewer's words it restates.
-    assert [(c.start, c.end) for c in answer.citations] == [(opening.start, opening.end), (following.start, following.end)]
+    assert [(c.start, c.end) for c in answer.citations] == [
+        (opening.start, opening.end),
+        (following.start, following.end),
+    ]
     kinds = {c.chunk_id: c.kind for c in index.chunks}
     assert all(kinds[c.chunk_id] == "answer" for c in answer.citations)
     # With room for a third sentence, the following one is quoted once, even when it scores best.
     _, evidence = pipeline.evidence(question)
-    following_first = sorted(evidence.scored, key=lambda c: (c.key.start, c.key.end) != (following.start, following.end))
+    following_first = sorted(
+        evidence.scored, key=lambda c: (c.key.start, c.key.end) != (following.start, following.end)
+    )
     roomy = pipeline.configured(answer_max_sentences=3, answer_max_chars=2000).extractive
     chosen = roomy.select(following_first, yes_no=True)
     assert len(chosen) == 3 and len({c.key for c in chosen}) == 3
@@ -202,10 +250,13 @@ def test_a_yes_no_question_is_answered_by_the_opening_of_the_matching_answer(pip
 
 
 def test_a_possessive_name_is_still_the_name(pipeline: Pipeline) -> None:
-    """"the SCO's partners" asks about the SCO: the "'s" is no missing name, so no reason to refuse."""
+    """ "the SCO's partners" asks about the SCO: the "'s" is no missing name, so no reason to refuse."""
     assert specifics("Which countries are the SCO's new Dialogue Partners?") == ["SCO", "Dialogue", "Partners"]
     assert specifics("What are RATS’ tasks and Sysoyev’s plans?") == ["RATS", "Sysoyev"]
-    for question in ("Which countries are the SCO's new Dialogue Partners?", "Which countries are the SCO’s new Dialogue Partners?"):
+    for question in (
+        "Which countries are the SCO's new Dialogue Partners?",
+        "Which countries are the SCO’s new Dialogue Partners?",
+    ):
         _, evidence = pipeline.evidence(question)
         assert evidence.signals.missing == 0.0
         assert pipeline.ask(question).answerable
@@ -214,7 +265,10 @@ def test_a_possessive_name_is_still_the_name(pipeline: Pipeline) -> None:
 def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline) -> None:
     first = pipeline.ask("How many terrorist and extremist crimes were averted in 2015?", mode="extractive")
     assert first.answerable
-    history = (ChatTurn("user", "How many terrorist and extremist crimes were averted in 2015?"), ChatTurn("assistant", first.answer))
+    history = (
+        ChatTurn("user", "How many terrorist and extremist crimes were averted in 2015?"),
+        ChatTurn("assistant", first.answer),
+    )
     follow_up = "And how many terrorists were liquidated that year?"
     _, evidence = pipeline.evidence(follow_up, history)
     column = SENTENCE_FEATURES.index("repeated")
