@@ -15,9 +15,44 @@ STOPWORDS = frozenset(
 )
 
 
+# American spellings, folded into the British ones the interview uses, so "organization" finds
+# "organisation" and "center" finds "centre". Suffixes: -ize/-yze in every form; the rest by stem.
+_IZE = re.compile(r"^(\w{3,})(iz|yz)(e|es|ed|ing|ation|ations|er|ers|able)$")
+_US_STEMS = {
+    **{us: us[:-2] + "our" for us in ("armor", "behavior", "color", "endeavor", "favor", "harbor", "honor", "humor", "labor", "neighbor", "odor", "rumor", "savior", "valor", "vigor")},
+    **{us: us[:-2] + "re" for us in ("caliber", "center", "fiber", "liter", "meager", "saber", "somber", "specter", "theater")},
+    **{us: us[:-2] + "ce" for us in ("defense", "offense", "pretense")},
+    **{us: us + "ue" for us in ("analog", "catalog", "dialog", "epilog", "monolog", "prolog")},
+    "program": "programme",
+    "gray": "grey",
+    "judgment": "judgement",
+    "maneuver": "manoeuvre",
+    "enrollment": "enrolment",
+}
+_US_SUFFIXES = ("", "s", "es", "ed", "ing", "er", "ers", "al", "ally", "ly", "ful", "less", "able", "ist", "ists", "ism")
+_DOUBLED_L = frozenset(["cancel", "channel", "counsel", "dial", "equal", "fuel", "label", "level", "marshal", "model", "signal", "total", "travel"])
+
+
+def british(word: str) -> str:
+    """A lower-case word in British spelling: "organization" → "organisation", "centers" → "centres"."""
+    if m := _IZE.match(word):
+        return m.group(1) + ("is" if m.group(2) == "iz" else "ys") + m.group(3)
+    for cut in range(len(word), max(len(word) - 5, 2), -1):
+        base, suffix = word[:cut], word[cut:]
+        if suffix not in _US_SUFFIXES:
+            continue
+        if base in _US_STEMS:
+            uk = _US_STEMS[base]
+            # "centered" → "centred", "cataloged" → "catalogued": a vowel suffix takes the final "e"'s place.
+            return (uk[:-1] if uk.endswith("e") and suffix[:1] in ("e", "i", "a") else uk) + suffix
+        if base in _DOUBLED_L and suffix[:1] in ("e", "i"):
+            return base + "l" + suffix  # "traveled" → "travelled"
+    return word
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return str(_STEMMER.stemWord(word))
+    return str(_STEMMER.stemWord(british(word)))
 
 
 def words(text: str) -> list[str]:
