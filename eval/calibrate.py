@@ -122,9 +122,14 @@ def fit_listwise(rankings: list[Ranking], l2: float = 0.01, steps: int = 3000, l
     return w / std
 
 
+def top1_supports(rankings: list[Ranking], w: np.ndarray) -> list[float]:
+    """For each question, 1.0 when its best-scored sentence supports the answer, else 0.0."""
+    return [float(y[int(np.argmax(x @ w))]) for x, y in rankings]
+
+
 def top1(rankings: list[Ranking], w: np.ndarray) -> float:
     """Share of questions whose best-scored sentence supports the answer."""
-    return float(np.mean([y[int(np.argmax(x @ w))] for x, y in rankings])) if rankings else float("nan")
+    return float(np.mean(top1_supports(rankings, w))) if rankings else float("nan")
 
 
 def calibrate_sentences(pipeline: Pipeline, args: argparse.Namespace) -> int:
@@ -138,7 +143,7 @@ def calibrate_sentences(pipeline: Pipeline, args: argparse.Namespace) -> int:
     for fold in folds:
         held = set(fold.tolist())
         w = fit_listwise([r for i, r in enumerate(rankings) if i not in held])
-        cv += [rankings[i][1][int(np.argmax(rankings[i][0] @ w))] for i in fold]
+        cv += top1_supports([rankings[i] for i in fold], w)
     w = fit_listwise(rankings)
     w = w / w[0] if w[0] > 0 else w
     print(f"fitted on {args.gold} (+ conversations): {len(rankings)} questions")

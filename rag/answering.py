@@ -35,6 +35,7 @@ NOT_IN_INTERVIEW = "The interview does not say."
 _TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 _QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
+_PRONOUN_I = re.compile(r"I(['’](m|ve|d|ll))?")  # "I", "I'm": capitalised, but not a name
 _SPECIFIC = re.compile(r"\b(?:\d[\d,.\-]*\d|\d|[A-Z][\w’'\-]*)")
 _QUESTION_WORDS = frozenset(
     ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "the", "a", "an", "in", "on", "at", "of", "for", "to", "and", "or", "but", "if", "please", "tell", "list", "name", "give", "according", "mr", "mrs", "ms"]
@@ -185,14 +186,14 @@ def asks_about_interviewer(question: str) -> bool:
 
 
 def specifics(question: str) -> list[str]:
-    """Numbers and capitalised names in a question (not its opening word or question words)."""
+    """Numbers and capitalised names in a question (not its opening word, question words or "I")."""
     out = []
     for m in _SPECIFIC.finditer(question):
         token = m.group()
         if m.start() == len(question) - len(question.lstrip()):
             continue  # the question's first word is capitalised anyway
         token = _POSSESSIVE.sub("", token)  # "SCO's" asks about the SCO
-        if token.lower() in _QUESTION_WORDS:
+        if token.lower() in _QUESTION_WORDS or _PRONOUN_I.fullmatch(token):
             continue
         out.append(token)
     return out

@@ -262,6 +262,17 @@ def test_a_possessive_name_is_still_the_name(pipeline: Pipeline) -> None:
         assert pipeline.ask(question).answerable
 
 
+def test_the_pronoun_i_is_no_missing_name(pipeline: Pipeline) -> None:
+    """ "What should I know…" is capitalised like a name but asks nothing of the text: no reason to refuse."""
+    assert specifics("What should I know about the Xiaomen-2015 exercise?") == ["Xiaomen-2015"]
+    assert specifics("Now I’m asking about India") == ["India"]
+    assert specifics("What did Iran say?") == ["Iran"]
+    question = "What should I know about the Xiaomen-2015 exercise?"
+    _, evidence = pipeline.evidence(question)
+    assert evidence.signals.missing == 0.0
+    assert pipeline.ask(question).answerable
+
+
 def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline) -> None:
     first = pipeline.ask("How many terrorist and extremist crimes were averted in 2015?", mode="extractive")
     assert first.answerable
