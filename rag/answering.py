@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -35,6 +35,9 @@ NOT_IN_INTERVIEW = "The interview does not say."
 _TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 _QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
+_ANY_WORD = re.compile(r"[^\W_][\w’'\-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n–—-]\s*|[\"“‘(]\s*)$")  # what comes right before a sentence's first word
+_TITLE_BEFORE = re.compile(r"\b(Mr|Mrs|Ms|Dr|Prof|St)\.\s*$")
 _PRONOUN_I = re.compile(r"I(['’](m|ve|d|ll))?")  # "I", "I'm": capitalised, but not a name
 _SPECIFIC = re.compile(r"\b(?:\d[\d,.\-]*\d|\d|[A-Z][\w’'\-]*)")
 _QUESTION_WORDS = frozenset(
@@ -52,7 +55,7 @@ _ABOUT_INTERVIEWER = re.compile(
     r"\b(interviewer|journalist|correspondent|reporter)s?\b|\b(was|were|is|did|does) (he|sysoyev|the director) (being )?asked\b",
     re.I,
 )
-_YES_NO = re.compile(r"^\s*(do|does|did|is|are|was|were|can|could|will|would|has|have|had|should)\b", re.I)
+_YES_NO = re.compile(r"^\s*(do|does|did|is|are|was|were|can|could|will|would|has|have|had|should|whether)\b", re.I)
 # "When will…?", "When is it expected to be signed?": a date after the source was published answers.
 _FUTURE_WHEN = re.compile(
     r"^\s*when\s+(will|shall)\b|^\s*when\s+(is|are)\b.*\b(expected|going|planned|scheduled|due|set)\s+to\b", re.I
@@ -185,8 +188,19 @@ def asks_about_interviewer(question: str) -> bool:
     return bool(_ABOUT_INTERVIEWER.search(question))
 
 
-def specifics(question: str) -> list[str]:
-    """Numbers and capitalised names in a question (not its opening word, question words or "I")."""
+def specifics(question: str, names: Set[str] = frozenset()) -> list[str]:
+    """Numbers and names in a question (not its opening word, question words or "I").
+
+    Names are the capitalised words. When the question's case says nothing (all lower case, all
+    capitals, Every Word Capitalised: see `case_blind`), they are instead its words that the
+    corpus writes as names (`name_words`).
+    """
+    if case_blind(question):
+        return [
+            token
+            for token in (_POSSESSIVE.sub("", m.group()) for m in _ANY_WORD.finditer(question))
+            if token[0].isdigit() or (token.lower() in names and token.lower() not in _QUESTION_WORDS and not _PRONOUN_I.fullmatch(token))
+        ]
     out = []
     for m in _SPECIFIC.finditer(question):
         token = m.group()
@@ -197,6 +211,37 @@ def specifics(question: str) -> list[str]:
             continue
         out.append(token)
     return out
+
+
+def case_blind(question: str) -> bool:
+    """Whether capitals in the question fail to tell names apart: all lower case, all capitals, or
+    Title Case (four words in five after the first capitalised, "of" and "the" too)."""
+    if not any(c.isalpha() for c in question):
+        return False
+    if question == question.lower() or question == question.upper():
+        return True
+    rest = [w for w in _ANY_WORD.findall(question)[1:] if w[0].isalpha()]
+    return len(rest) >= 3 and sum(w[0].isupper() for w in rest) >= 0.8 * len(rest)
+
+
+def _starts_sentence(before: str) -> bool:
+    """Whether a word after `before` opens a sentence (not after "Mr.", "Dr."…)."""
+    return bool(_SENTENCE_START.search(before)) and not _TITLE_BEFORE.search(before)
+
+
+def name_words(texts: Iterable[str]) -> frozenset[str]:
+    """Lower-cased words a text writes capitalised inside sentences and never in lower case
+    ("india", "xiaomen-2015", "rats"): what a question whose case says nothing still names."""
+    capitalised: set[str] = set()
+    lower: set[str] = set()
+    for text in texts:
+        for m in _ANY_WORD.finditer(text):
+            token = _POSSESSIVE.sub("", m.group())
+            if token[0].islower():
+                lower.add(token)
+            elif token[0].isupper() and not _starts_sentence(text[max(0, m.start() - 8) : m.start()]):
+                capitalised.add(token.lower())
+    return frozenset(w for w in capitalised - lower - _QUESTION_WORDS if len(w) > 1)
 
 
 def _present(token: str, vocabulary: Set[str]) -> bool:
@@ -323,6 +368,7 @@ class ExtractiveAnswerer:
         self.texts = texts
         self.settings = settings
         self.published = dict(published or {})  # doc_id → the year it was published, when known
+        self.names = name_words(texts.values())
         # Document frequency per term straight from the BM25 matrix (CSC: one column per term).
         vocab: dict[str, int] = index.bm25.vocab_dict
         df = np.diff(np.asarray(index.bm25.scores["indptr"]))
@@ -364,7 +410,7 @@ class ExtractiveAnswerer:
             present |= chunk_terms
             vocabulary |= chunk_words
         vocabulary |= present
-        missing = sum(1 for token in specifics(query.text) if not _present(token, vocabulary))
+        missing = sum(1 for token in specifics(query.text, self.names) if not _present(token, vocabulary))
         kind = expected_type(query.text)
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
@@ -414,7 +460,7 @@ class ExtractiveAnswerer:
         rows = [self.index.sentence_row[k] for k, _, _ in candidates]
         sentence_cos = self.index.sentence_vectors[rows] @ vector
         kind = expected_type(query.text)
-        asked = specifics(query.text)
+        asked = specifics(query.text, self.names)
         weights = sentence_weights(self.settings)
         specifics_weight = weights[SENTENCE_FEATURES.index("specifics")]
         scored = []

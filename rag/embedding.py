@@ -128,6 +128,7 @@ class Embedder:
         if not os.path.isdir(path):
             raise ConfigError(f"embedding model folder {path!r} does not exist; fix RAG_MODEL_PATH")
         self.model_path = path
+        self._known_words: frozenset[str] | None = None
         # The bundled model keeps its hub name; another folder is named after itself unless told.
         self.model_name = model_name or (BUNDLED_MODEL_NAME if not model_path else os.path.basename(path.rstrip("/")))
         self.threads = threads
@@ -182,6 +183,15 @@ class Embedder:
             yield
         finally:
             self._workers = before
+
+    def known_words(self) -> frozenset[str]:
+        """The whole words of the model's WordPiece vocabulary (vocab.txt): some 20,000 ordinary
+        English words, which the spelling corrector leaves alone. Empty when the model has none."""
+        if self._known_words is None:
+            vocab = Path(self.model_path) / "vocab.txt"
+            lines = vocab.read_text(encoding="utf-8").splitlines() if vocab.is_file() else []
+            self._known_words = frozenset(w for w in lines if w.isalpha() and w.islower())
+        return self._known_words
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,). Repeated queries cost a dictionary lookup."""

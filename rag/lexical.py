@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable, Set
 from functools import lru_cache
 
 import Stemmer
@@ -63,3 +65,71 @@ def words(text: str) -> list[str]:
 def content_terms(text: str) -> list[str]:
     """Stemmed tokens without stopwords: what BM25 indexes and what coverage counts."""
     return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "ly", "ment", "ments", "ness", "ies", "ied")
+
+
+def _edits(word: str) -> set[str]:
+    """Every string one edit from `word`: a letter dropped, added, changed, or two swapped."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return (
+        {a + b[1:] for a, b in splits if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        | {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+        | {a + c + b for a, b in splits for c in _LETTERS}
+    )
+
+
+class Speller:
+    """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist").
+
+    A word is corrected only when it is long enough to judge (5 letters or more), neither the
+    corpus nor the `known` words (an English vocabulary: the embedding model's) hold it, its stem
+    or the word it inflects ("foiled": "foil"), and one edit turns it into a corpus word — the most frequent one, unless two different
+    words tie. So "funded" stays "funded" (a known word), though "founded" is one edit away, and a
+    name the corpus lacks stays as typed unless it is one edit from one of its names ("Xiamen" →
+    "Xiaomen").
+    """
+
+    def __init__(self, texts: Iterable[str], known: Set[str]) -> None:
+        self._counts = Counter(w for text in texts for w in words(text) if w.isalpha())
+        self._stems = {stem(w) for w in self._counts}
+        self._known = known
+        self._cache: dict[str, str] = {}
+
+    def correct_word(self, word: str) -> str:
+        cached = self._cache.get(word)
+        if cached is None:
+            if len(self._cache) >= 4096:  # what people type has no end: start over rather than grow
+                self._cache.clear()
+            cached = self._cache[word] = self._correct(word)
+        return cached
+
+    def _correct(self, word: str) -> str:
+        lower = word.lower()
+        if len(lower) < 5 or not lower.isalpha() or lower in self._counts or lower in STOPWORDS or self._is_known(lower):
+            return word
+        if stem(lower) in self._stems:
+            return word
+        ranked = sorted(((self._counts[c], c) for c in _edits(lower) if c in self._counts), reverse=True)
+        if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0] and stem(ranked[0][1]) != stem(ranked[1][1])):
+            return word
+        best = ranked[0][1]
+        return best.upper() if word.isupper() else best.capitalize() if word[0].isupper() else best
+
+    def _is_known(self, word: str) -> bool:
+        """An English word, or one inflected from one ("foiled" from "foil", "stopped" from "stop")."""
+        if word in self._known:
+            return True
+        for suffix in _INFLECTIONS:
+            base = word[: -len(suffix)]
+            if not word.endswith(suffix) or len(base) < 3:
+                continue
+            if base in self._known or base + "e" in self._known or (base[-1] == base[-2] and base[:-1] in self._known):
+                return True
+        return False
+
+    def correct(self, text: str) -> str:
+        return _TOKEN.sub(lambda m: self.correct_word(m.group()), text)

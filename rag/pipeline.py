@@ -25,7 +25,7 @@ from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, IndexCorruptError, InputError
 from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index_for
-from rag.retrieval import Query, Retriever, build_query
+from rag.retrieval import Query, Retriever
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Document, Hit, Mode
 
@@ -226,7 +226,7 @@ class Pipeline:
         self, question: str, history: Sequence[ChatTurn], top_k: int | None
     ) -> tuple[Query, np.ndarray, list[Hit], float]:
         t0 = time.perf_counter()
-        query = build_query(question, history)
+        query = self.retriever.query(question, history)
         vector = self.retriever.query_vector(query)
         hits = self.retriever.retrieve_query(query, top_k, vector)
         return query, vector, hits, (time.perf_counter() - t0) * 1000

@@ -1,20 +1,22 @@
-"""Hybrid retrieval: dense (FAISS inner product) and BM25 rankings fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS inner product) and BM25 rankings, fused by normalised score
+(or by reciprocal rank, RAG_FUSION=rrf).
 
-A follow-up question ("what did they do about it?") is searched together with the previous
-user question, so pronouns find what they refer to.
+A question is searched without its greeting or polite wrapper ("Hi! Can you tell me how many…"
+is searched as "how many…"), and a follow-up ("what did they do about it?") together with the
+previous user question, so pronouns find what they refer to.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.embedding import Embedder
 from rag.index import SearchIndex
-from rag.lexical import content_terms, words
+from rag.lexical import Speller, content_terms, words
 from rag.settings import Settings
 from rag.types import ChatTurn, Hit
 
@@ -22,6 +24,48 @@ _ANAPHORA = frozenset(
     "it its they them their theirs that this these those he him his she her there such one ones".split()  # noqa: SIM905
 )
 _FOLLOW_UP_OPENERS = re.compile(r"^\s*(and|what about|how about|why|how so|so|also|then)\b", re.IGNORECASE)
+
+
+# What people put around a question: greetings, thanks, and requests to be told. Each is removed
+# from the start, repeatedly ("Hello, could you please tell me: …").
+_WRAPPER = re.compile(
+    r"""^\s*(?:
+        (?:hi|hello|hey|greetings|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|ok(?:ay)?)\b(?:\s+(?:there|all|everyone))?[\s,!.:;-]*
+      | (?:please\s+)?(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|show|explain\s+to|remind)\s+me\b[\s,:;-]*
+      | (?:please\s+)?(?:tell|show|explain\s+to|remind)\s+me\b[\s,:;-]*
+      | (?:do|does)\s+(?:you|anyone)\s+know\b[\s,:;-]*
+      | i(?:['’]d|\s+would)\s+like\s+to\s+know\b[\s,:;-]*
+      | i\s+(?:want|need)\s+to\s+know\b[\s,:;-]*
+      | i\s+wonder(?:ed)?\b[\s,:;-]*
+      | i\s+have\s+a\s+question\b[\s,.:;!-]*
+      | please\b[\s,:;-]*
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_QUESTION_OPENING = re.compile(
+    r"^(what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|whether|if)\b",
+    re.IGNORECASE,
+)
+
+
+def plain_question(question: str) -> str:
+    """The question without what is wrapped around it, ending with "?" when it opens like one.
+
+    "Hi! Can you tell me how many weapons were seized" → "how many weapons were seized?", "Could you
+    tell me if Iran is an observer" → "whether Iran is an observer?". A wrapper
+    is only taken off when a question of at least two words is left ("Tell me more" stays).
+    """
+    text = question.strip()
+    while (m := _WRAPPER.match(text)) and m.end() > 0:
+        rest = text[m.end() :].strip()
+        if len(rest.split()) < 2:
+            break
+        text = rest
+        if m.group().strip().lower().endswith(("me", "know", "wonder", "wondered")):
+            text = re.sub(r"^if\b", "whether", text, flags=re.IGNORECASE)  # "tell me if…" asks whether
+    if text and text[-1] not in "?.!" and _QUESTION_OPENING.match(text):
+        text += "?"
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +86,11 @@ def is_follow_up(question: str) -> bool:
     return bool(_ANAPHORA.intersection(tokens)) or bool(_FOLLOW_UP_OPENERS.match(question)) or len(content_terms(question)) <= 2
 
 
-def build_query(question: str, history: Sequence[ChatTurn] = ()) -> Query:
-    previous = next((t.content for t in reversed(history) if t.role == "user" and t.content.strip()), "")
+def build_query(question: str, history: Sequence[ChatTurn] = (), correct: Callable[[str], str] | None = None) -> Query:
+    """What to search for `question`; `correct` (a Speller's) fixes misspelt words first."""
+    fix = correct or (lambda text: text)
+    question = fix(plain_question(question))
+    previous = fix(plain_question(next((t.content for t in reversed(history) if t.role == "user" and t.content.strip()), "")))
     said = tuple(t.content for t in history if t.role == "assistant" and t.content.strip())
     if previous and is_follow_up(question):
         return Query(question, previous, said)
@@ -55,6 +102,12 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        known = embedder.known_words() if settings.spell_correct else frozenset()
+        self.speller = Speller((chunk.text for chunk in index.chunks), known) if known else None
+
+    def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
+        """The question as searched: unwrapped (see plain_question), its misspellings corrected."""
+        return build_query(question, history, self.speller.correct if self.speller else None)
 
     def query_vector(self, query: Query) -> np.ndarray:
         return self.embedder.encode_query(query.full)
@@ -96,8 +149,7 @@ class Retriever:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
     def retrieve(self, question: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
-        query = build_query(question, history)
-        return self.retrieve_query(query, top_k)
+        return self.retrieve_query(self.query(question, history), top_k)
 
     def retrieve_query(self, query: Query, top_k: int | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         s = self.settings

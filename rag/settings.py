@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     sentence_weight: float = Field(1.0, ge=0.0)
     bm25_weight: float = Field(1.0, ge=0.0)
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    # Misspelt question words are corrected to the corpus's own words before searching
+    # ("terorist" → "terrorist"; rag.lexical.Speller).
+    spell_correct: bool = True
     # Above this many chunks the dense index is approximate (HNSW) instead of exact.
     ann_threshold: int = Field(20000, ge=1)
 

@@ -10,10 +10,12 @@ from eval.calibrate import fit_listwise, top1
 from rag.answering import (
     SENTENCE_FEATURES,
     asks_about_interviewer,
+    case_blind,
     expected_type,
     has_type,
     is_question,
     is_yes_no,
+    name_words,
     sentence_weights,
     specifics,
 )
@@ -206,6 +208,7 @@ def test_only_a_question_about_the_interviewer_quotes_the_interviewers_questions
         ("Do the special services cooperate?", True),
         ("  is Iran an observer?", True),
         ("Will the convention be adopted?", True),
+        ("whether Iran is an observer?", True),  # "Could you tell me whether…", unwrapped
         ("Which countries are observers?", False),
         ("Doctors and terrorists: what does he say?", False),
     ],
@@ -271,6 +274,35 @@ def test_the_pronoun_i_is_no_missing_name(pipeline: Pipeline) -> None:
     _, evidence = pipeline.evidence(question)
     assert evidence.signals.missing == 0.0
     assert pipeline.ask(question).answerable
+
+
+@pytest.mark.parametrize(
+    ("question", "blind"),
+    [
+        ("what is the annual budget of sco rats?", True),
+        ("WHAT IS THE ANNUAL BUDGET OF SCO RATS?", True),
+        ("What Is The Annual Budget Of SCO RATS?", True),
+        ("What is the annual budget of SCO RATS?", False),
+        # Full of names, but "is", "the" and "of" are written small: the capitals mean something.
+        ("Who is the Secretary-General of the Shanghai Cooperation Organisation?", False),
+        ("2015?", False),
+    ],
+)
+def test_capitals_that_say_nothing_are_told_apart(question: str, blind: bool) -> None:
+    assert case_blind(question) is blind
+
+
+def test_a_question_whose_capitals_say_nothing_names_what_the_corpus_writes_as_names(pipeline: Pipeline) -> None:
+    names = name_words(["Talks with India began. We met Mr. Sysoyev in Tashkent in June. India and the rats."])
+    assert {"india", "sysoyev", "tashkent", "june"} <= names
+    assert "talks" not in names and "we" not in names  # capitalised only where a sentence starts
+    assert "rats" not in names  # also written in lower case
+    assert specifics("what did sysoyev say in tashkent in 2015?", names) == ["sysoyev", "tashkent", "2015"]
+    assert specifics("WHAT DID SYSOYEV SAY IN TASHKENT?", names) == ["SYSOYEV", "TASHKENT"]
+    # The interview's own names: a lower-case question still misses a number it does not have.
+    _, evidence = pipeline.evidence("how many websites were blocked in 2013?")
+    assert evidence.signals.missing == 1.0
+    assert pipeline.ask("how many websites were blocked in 2013?").answerable is False
 
 
 def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline) -> None:

@@ -3,6 +3,7 @@ against the in-process pipeline and a live server."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -191,3 +192,18 @@ def test_main_over_http_with_thresholds(live_server: object, tmp_path: Path, cap
     printed = capsys.readouterr().out
     assert ("  - why: " in latest) == ("By cause: " in printed)
     assert main([*args, "--no-report", "--compare"]) == 2
+
+
+def test_phrasings_table_has_a_row_per_phrasing(pipeline: Pipeline, sample: list[GoldItem], tmp_path: Path) -> None:
+    from eval import phrasings
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(dataclasses.asdict(item)) + "\n" for item in sample), encoding="utf-8")
+    lines = phrasings.table(pipeline, gold).splitlines()
+    assert len(lines) == 2 + len(phrasings.PHRASINGS)
+    as_written = run(PipelineTarget(pipeline.configured(cache_size=0)), RunConfig("x", "hybrid", "extractive", None), sample, [])
+    cells = lines[2].strip("|").split("|")
+    assert cells[0].strip() == "as written"
+    assert float(cells[2]) == pytest.approx(as_written.summary.key_accuracy, abs=5e-4)
+    # A rewritten question is really asked: ALL CAPS changes the text every item is asked with.
+    assert all(phrasings.PHRASINGS["ALL CAPS"](item.question) != item.question for item in sample)

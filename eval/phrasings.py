@@ -1,0 +1,81 @@
+"""The gold set asked the way people type: does the answer depend on how the question is written?
+
+    python -m eval.phrasings [--gold eval/gold.jsonl]
+
+Each phrasing rewrites every gold question (ALL CAPS, lower case, Title Case, no question mark, a
+greeting and a polite wrapper around it, two letters swapped in its longest word) and runs the set in-process (hybrid retrieval,
+extractive answers). The table shows how far each figure moves from the questions as written; a
+robust system moves none. Figures for the committed system are in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from eval.gold import DEFAULT_GOLD, load_gold
+from eval.runner import RunConfig, run
+from eval.targets import PipelineTarget
+from rag.pipeline import Pipeline
+from rag.settings import get_settings
+
+
+def _lower_first(q: str) -> str:
+    return q[:1].lower() + q[1:]
+
+
+def _typo(q: str) -> str:
+    """Two letters swapped in the middle of the question's longest word (of six letters or more)."""
+    longest = max(re.findall(r"[A-Za-z]{6,}", q), key=len, default="")
+    if not longest:
+        return q
+    i = len(longest) // 2
+    return q.replace(longest, longest[:i] + longest[i + 1] + longest[i] + longest[i + 2 :], 1)
+
+
+PHRASINGS: dict[str, Callable[[str], str]] = {
+    "as written": lambda q: q,
+    "ALL CAPS": str.upper,
+    "lower case": str.lower,
+    "Title Case": str.title,
+    "no question mark": lambda q: q.rstrip("?"),
+    "Hi! + question": lambda q: "Hi! " + q,
+    "Could you tell me …": lambda q: "Hello, could you please tell me " + _lower_first(q).rstrip("?"),
+    "one typo": _typo,
+}
+FIGURES = (
+    ("hit@3", "hit_at_3"),
+    ("key acc.", "key_accuracy"),
+    ("cit. precision", "citation_precision"),
+    ("refusal recall", "refusal_recall"),
+    ("false ref./20", "false_refusals_per_20"),
+)
+
+
+def table(pipeline: Pipeline, gold_path: Path) -> str:
+    gold = load_gold(gold_path)
+    target = PipelineTarget(pipeline.configured(cache_size=0))
+    rows = []
+    for name, rewrite in PHRASINGS.items():
+        items = [dataclasses.replace(item, question=rewrite(item.question)) for item in gold]
+        summary = run(target, RunConfig(name, "hybrid", "extractive", None), items, []).summary
+        cells = ["n/a" if (v := getattr(summary, field)) is None else f"{v:.3f}" for _, field in FIGURES]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    header = "| phrasing | " + " | ".join(label for label, _ in FIGURES) + " |"
+    rule = "| --- | " + " | ".join("--:" for _ in FIGURES) + " |"
+    return "\n".join([header, rule, *rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.phrasings", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gold", type=Path, default=DEFAULT_GOLD, help="gold questions (default: eval/gold.jsonl)")
+    args = parser.parse_args(argv)
+    print(table(Pipeline.load(get_settings()), args.gold))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
