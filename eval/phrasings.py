@@ -3,7 +3,8 @@
     python -m eval.phrasings [--gold eval/gold.jsonl]
 
 Each phrasing rewrites every gold question (ALL CAPS, lower case, Title Case, no question mark, a
-greeting and a polite wrapper around it, two letters swapped in its longest word) and runs the set in-process (hybrid retrieval,
+greeting and a polite wrapper around it, "According to the interview", "according to" the
+interviewee, two letters swapped in its longest word) and runs the set in-process (hybrid retrieval,
 extractive answers). The table shows how far each figure moves from the questions as written; a
 robust system moves none. Figures for the committed system are in the README.
 """
@@ -36,6 +37,15 @@ def _typo(q: str) -> str:
     return q.replace(longest, longest[:i] + longest[i + 1] + longest[i] + longest[i + 2 :], 1)
 
 
+def phrasings(interviewee: str = "") -> dict[str, Callable[[str], str]]:
+    """The rewrites, by name; with the interviewee's name, also "…, according to <them>?"."""
+    rewrites = dict(PHRASINGS)
+    if interviewee:
+        surname = interviewee.split()[-1]
+        rewrites[f"…, according to {surname}?"] = lambda q: q.rstrip("?") + f", according to {surname}?"
+    return rewrites
+
+
 PHRASINGS: dict[str, Callable[[str], str]] = {
     "as written": lambda q: q,
     "ALL CAPS": str.upper,
@@ -44,6 +54,7 @@ PHRASINGS: dict[str, Callable[[str], str]] = {
     "no question mark": lambda q: q.rstrip("?"),
     "Hi! + question": lambda q: "Hi! " + q,
     "Could you tell me …": lambda q: "Hello, could you please tell me " + _lower_first(q).rstrip("?"),
+    "According to the interview, …": lambda q: "According to the interview, " + _lower_first(q),
     "one typo": _typo,
 }
 FIGURES = (
@@ -59,7 +70,8 @@ def table(pipeline: Pipeline, gold_path: Path) -> str:
     gold = load_gold(gold_path)
     target = PipelineTarget(pipeline.configured(cache_size=0))
     rows = []
-    for name, rewrite in PHRASINGS.items():
+    interviewee = next((d.interviewee for d in pipeline.documents.values() if d.interviewee), "")
+    for name, rewrite in phrasings(interviewee).items():
         items = [dataclasses.replace(item, question=rewrite(item.question)) for item in gold]
         summary = run(target, RunConfig(name, "hybrid", "extractive", None), items, []).summary
         cells = ["n/a" if (v := getattr(summary, field)) is None else f"{v:.3f}" for _, field in FIGURES]

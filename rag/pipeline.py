@@ -61,7 +61,7 @@ class Pipeline:
         self.index = index
         self.documents = documents
         self.build_report = build_report
-        self.retriever = Retriever(index, embedder, settings)
+        self.retriever = Retriever(index, embedder, settings, [d.interviewee for d in documents.values()])
         self.extractive = ExtractiveAnswerer(
             index,
             {d: doc.text for d, doc in documents.items()},

@@ -2,14 +2,15 @@
 (or by reciprocal rank, RAG_FUSION=rrf).
 
 A question is searched without its greeting or polite wrapper ("Hi! Can you tell me how many…"
-is searched as "how many…"), and a follow-up ("what did they do about it?") together with the
+is searched as "how many…"), without "according to <the interviewee>", and with its misspelt
+words corrected to the corpus's (Retriever.query); a follow-up ("what did they do about it?") together with the
 previous user question, so pronouns find what they refer to.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,19 @@ _WRAPPER = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
+# The interview is the only source: "According to the interview, …" and "…, in this text?" say
+# nothing. Only set off by a comma (or opening the question): "mentioned in the interview" stays.
+_SOURCE = re.compile(
+    r"(?:^|,\s*)(?:according\s+to|in|from)\s+(?:the|this|that|his)\s+"
+    r"(?:interview|text|article|source|document|transcript|passage)(?:\s+(?:with|to)\s+\w+)?(?=\s*[,?.!]|\s*$)\s*,?",
+    re.IGNORECASE,
+)
+# A clause before the question ("According to Sysoyev, what…", "In 2015, how many…"): moved to the
+# end, so the question opens with its question word, which the answer-type and yes/no rules read.
+_LEADING_CLAUSE = re.compile(r"^([^,?]{2,60}),\s+")
+_CLAUSE_OPENERS = frozenset(
+    ["according", "regarding", "concerning", "besides", "apart", "as", "in", "on", "at", "for", "from", "by", "with", "without", "after", "before", "during", "since", "if", "when", "while", "given", "today", "now", "currently", "then", "so", "also", "and", "but", "overall"]
+)
 _QUESTION_OPENING = re.compile(
     r"^(what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|whether|if)\b",
     re.IGNORECASE,
@@ -49,20 +63,31 @@ _QUESTION_OPENING = re.compile(
 
 
 def plain_question(question: str) -> str:
-    """The question without what is wrapped around it, ending with "?" when it opens like one.
+    """The question without what is wrapped around it, opening with its question word and ending
+    with "?" when it opens like one.
 
-    "Hi! Can you tell me how many weapons were seized" → "how many weapons were seized?", "Could you
-    tell me if Iran is an observer" → "whether Iran is an observer?". A wrapper
-    is only taken off when a question of at least two words is left ("Tell me more" stays).
+    "Hi! Can you tell me how many weapons were seized" → "how many weapons were seized?"; "Could
+    you tell me if Iran is an observer" → "whether Iran is an observer?"; "According to the
+    interview, who…" → "who…?" (the interview is the only source); "In 2015, how many…?" → "how
+    many…, in 2015?". A wrapper is only taken off when a question of at least two words is left
+    ("Tell me more" stays).
     """
-    text = question.strip()
-    while (m := _WRAPPER.match(text)) and m.end() > 0:
-        rest = text[m.end() :].strip()
-        if len(rest.split()) < 2:
+    text = " ".join(question.split())
+    while True:
+        unwrapped = _SOURCE.sub("", text).strip(" ,")
+        if (m := _WRAPPER.match(unwrapped)) and m.end() > 0 and len(unwrapped[m.end() :].split()) >= 2:
+            unwrapped = unwrapped[m.end() :].strip()
+            if m.group().strip().lower().endswith(("me", "know", "wonder", "wondered")):
+                unwrapped = re.sub(r"^if\b", "whether", unwrapped, flags=re.IGNORECASE)  # "tell me if…" asks whether
+        if unwrapped == text or len(unwrapped.split()) < 2:
             break
-        text = rest
-        if m.group().strip().lower().endswith(("me", "know", "wonder", "wondered")):
-            text = re.sub(r"^if\b", "whether", text, flags=re.IGNORECASE)  # "tell me if…" asks whether
+        text = unwrapped
+    if (m := _LEADING_CLAUSE.match(text)) and _QUESTION_OPENING.match(rest := text[m.end() :]):
+        end = len(rest.rstrip("?.! "))
+        clause = m.group(1)
+        if clause.split()[0].lower() in _CLAUSE_OPENERS:
+            clause = clause[0].lower() + clause[1:]  # "According to…" was capitalised only as the opening
+        text = f"{rest[:end]}, {clause}{rest[end:]}"
     if text and text[-1] not in "?.!" and _QUESTION_OPENING.match(text):
         text += "?"
     return text
@@ -97,17 +122,46 @@ def build_query(question: str, history: Sequence[ChatTurn] = (), correct: Callab
     return Query(question, "", said)
 
 
+def voice_attribution(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern for "according to Sysoyev", "in Mr Sysoyev's view"… for the interviewees `names`.
+
+    Every answer in an interview is the interviewee's, so attributing the question to them says
+    nothing — and their name, found only in the byline, would pull the search there.
+    """
+    words_ = sorted({w for name in names for w in name.split() if len(w) > 1}, key=len, reverse=True)
+    if not words_:
+        return None
+    who = r"(?:(?:mr|mrs|ms|dr)\.?\s+)?(?:" + "|".join(map(re.escape, words_)) + r")(?:\s+(?:" + "|".join(map(re.escape, words_)) + r"))*"
+    return re.compile(
+        rf"(?:^|,\s*)(?:according\s+to\s+{who}|in\s+{who}['’]s?\s+(?:view|words|opinion)|in\s+the\s+(?:view|words|opinion)\s+of\s+{who})"
+        r"(?=\s*[,?.!]|\s*$)",
+        re.IGNORECASE,
+    )
+
+
 class Retriever:
-    def __init__(self, index: SearchIndex, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, index: SearchIndex, embedder: Embedder, settings: Settings, interviewees: Iterable[str] = ()) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
         known = embedder.known_words() if settings.spell_correct else frozenset()
         self.speller = Speller((chunk.text for chunk in index.chunks), known) if known else None
+        names = [n for n in interviewees if n]
+        self._attribution = voice_attribution(names)
+        # The interviewee's name is no search term: it is in the byline, but every answer is theirs.
+        self._voice_terms = frozenset(content_terms(" ".join(names)))
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
-        """The question as searched: unwrapped (see plain_question), its misspellings corrected."""
-        return build_query(question, history, self.speller.correct if self.speller else None)
+        """The question as searched: unwrapped (see plain_question), its misspellings corrected,
+        without "according to <the interviewee>"."""
+        return build_query(question, history, self._rewrite)
+
+    def _rewrite(self, text: str) -> str:
+        if self.speller:
+            text = self.speller.correct(text)
+        if self._attribution and self._attribution.search(text):
+            text = plain_question(self._attribution.sub("", text).strip(" ,"))
+        return text
 
     def query_vector(self, query: Query) -> np.ndarray:
         return self.embedder.encode_query(query.full)
@@ -164,7 +218,7 @@ class Retriever:
             sentences = self.sentence_ranking(vector, depth)
         if s.retrieval in ("hybrid", "bm25"):
             # The follow-up's own words count twice: they say what is asked now.
-            terms = content_terms(query.text) * 2 + content_terms(query.context)
+            terms = [t for t in content_terms(query.text) * 2 + content_terms(query.context) if t not in self._voice_terms]
             lexical = self.bm25_ranking(terms, depth)
         rankings = [(dense, s.dense_weight), (sentences, s.sentence_weight), (lexical, s.bm25_weight)]
         return fuse(self.index, rankings, dense, lexical, top_k, s.rrf_k, s.fusion)

@@ -27,6 +27,14 @@ class Document:
         return str(self.meta.get("title") or self.doc_id)
 
     @property
+    def interviewee(self) -> str:
+        """Who answers in the document, from its metadata's `speakers.interviewee` up to the first
+        comma ("Yevgeniy Sysoyev, Director of…" → "Yevgeniy Sysoyev"); "" when not given."""
+        speakers = self.meta.get("speakers")
+        name = speakers.get("interviewee") if isinstance(speakers, dict) else None
+        return str(name).split(",")[0].strip() if name else ""
+
+    @property
     def year(self) -> int | None:
         """The year the document was published, from its metadata's `date` ("2016", "2016-05-12", "May 2016")."""
         m = re.search(r"\b(1[6-9]|20)\d\d\b", str(self.meta.get("date") or ""))

@@ -1,5 +1,6 @@
 """The word layer shared by BM25 and the answer scorer, and the question as it is searched:
-American spellings meet the British text; greetings and polite wrappers come off."""
+American spellings meet the British text; greetings, polite wrappers, misspellings and
+"according to <the interviewee>" come off."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 
 from rag.lexical import Speller, british, content_terms
 from rag.pipeline import Pipeline
-from rag.retrieval import build_query, plain_question
+from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
+from rag.types import Document
 
 
 @pytest.mark.parametrize(
@@ -65,9 +67,17 @@ def test_an_american_spelling_finds_the_british_text(pipeline: Pipeline) -> None
         ("I'd like to know when the exercise took place.", "when the exercise took place."),
         ("Could you tell me if Iran is an observer", "whether Iran is an observer?"),
         ("Thanks! And what about Pakistan?", "And what about Pakistan?"),
+        # The interview is the only source: saying so, set off by commas, says nothing.
+        ("According to the interview, how many crimes were averted?", "how many crimes were averted?"),
+        ("How many crimes were averted, according to the interview?", "How many crimes were averted?"),
+        ("Hi! In this article, is Iran an observer", "is Iran an observer?"),
+        ("Which partners are mentioned in the interview?", "Which partners are mentioned in the interview?"),
+        # Any other clause before the question word moves to the end, so the question opens with it.
+        ("In 2015, how many crimes were averted?", "how many crimes were averted, in 2015?"),
+        ("According to Sysoyev, who leads RATS?", "who leads RATS, according to Sysoyev?"),
+        ("  How  many\tcrimes were   averted? ", "How many crimes were averted?"),
         # Nothing to take off, or too little left: the question stays as asked.
         ("How many weapons were seized?", "How many weapons were seized?"),
-        ("If India joins, what changes?", "If India joins, what changes?"),
         ("Tell me more", "Tell me more"),
         ("Hi", "Hi"),
         ("SCO RATS budget", "SCO RATS budget"),
@@ -100,3 +110,43 @@ def test_a_misspelt_question_is_searched_as_if_spelt_right(pipeline: Pipeline) -
     off = pipeline.configured(spell_correct=False)
     assert off.retriever.query(typed).text == typed
     assert [(h.chunk.chunk_id, round(h.score, 6)) for h in off.search(typed)] != ranking
+
+
+def test_the_interviewee_comes_from_the_metadata() -> None:
+    meta = {"speakers": {"interviewee": "Yevgeniy Sysoyev, Director of the SCO RATS Executive Committee"}}
+    assert Document("d", "d.txt", "text", "0" * 64, meta).interviewee == "Yevgeniy Sysoyev"
+    assert Document("d", "d.txt", "text", "0" * 64, {}).interviewee == ""
+    assert Document("d", "d.txt", "text", "0" * 64, {"speakers": "someone"}).interviewee == ""
+
+
+@pytest.mark.parametrize(
+    ("asked", "attributed"),
+    [
+        ("how many crimes were averted, according to Sysoyev?", True),
+        ("According to Mr. Sysoyev, who leads?", True),
+        ("In Yevgeniy Sysoyev's view, what matters?", True),
+        ("What, in the opinion of Sysoyev, matters?", True),
+        ("What does Sysoyev say about India?", False),  # asks what he says: his name is the subject
+        ("According to Putin, who leads?", False),  # someone else's view is a question of its own
+    ],
+)
+def test_attributing_a_question_to_the_interviewee_is_told_apart(asked: str, attributed: bool) -> None:
+    pattern = voice_attribution(["Yevgeniy Sysoyev"])
+    assert pattern is not None
+    assert bool(pattern.search(asked)) is attributed
+    assert voice_attribution([""]) is None
+
+
+def test_the_interviewee_is_no_search_term(pipeline: Pipeline) -> None:
+    # Every answer in the interview is Sysoyev's: naming him points at no passage. Without this his
+    # name, found only in the byline, pulled the search there.
+    plain = "How many terrorists were liquidated in 2015?"
+    attributed = "According to Sysoyev, how many terrorists were liquidated in 2015?"
+    assert pipeline.retriever.query(attributed).text.lower() == plain.lower()
+    assert [c.quote for c in pipeline.ask(attributed).citations] == [c.quote for c in pipeline.ask(plain).citations]
+    bm25 = pipeline.configured(retrieval="bm25")
+    named = [h.chunk.chunk_id for h in bm25.search("What does Sysoyev say about the Xiaomen-2015 exercise?")]
+    assert named == [h.chunk.chunk_id for h in bm25.search("What does he say about the Xiaomen-2015 exercise?")]
+    # A retriever that is not told who the interviewee is searches his name like any other word.
+    blind = Retriever(pipeline.index, pipeline.embedder, bm25.settings)
+    assert [h.chunk.chunk_id for h in blind.retrieve("What does Sysoyev say about the Xiaomen-2015 exercise?")] != named
