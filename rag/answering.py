@@ -48,6 +48,10 @@ _CARDINALS = frozenset(
 )
 _YEAR = re.compile(r"(1[6-9]|20)\d\d")
 _WORD_SPAN = re.compile(r"\w+", re.UNICODE)
+_BEFORE_YEAR = frozenset(
+    "in since by from until till of during before after through for the and or to between early late mid spring summer autumn fall winter year circa".split()  # noqa: SIM905
+)
+_NOT_PLURAL = frozenset("this thus always perhaps sometimes whereas besides news series".split())  # noqa: SIM905
 _MONTHS = frozenset(["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"])
 _EXPECTS_DATE = re.compile(r"^\s*(when\b|what year\b|in what year\b|which year\b|in which year\b|what date\b|on what date\b)", re.I)
 # A question about what the interviewer asked or said: then the interviewer's words are the answer.
@@ -324,8 +328,32 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
 
 
 def _years(text: str) -> list[int]:
-    """The years a text names (four digits from 1600 to 2099), not the numbers inside names."""
-    return [int(m.group()) for m in _WORD_SPAN.finditer(text) if _YEAR.fullmatch(m.group()) and not _in_name(text, m)]
+    """The years a text names (four digits from 1600 to 2099), not the numbers inside names, nor
+    a count that happens to look like a year ("averted 2000 attacks")."""
+    tokens = list(_WORD_SPAN.finditer(text))
+    return [
+        int(m.group())
+        for i, m in enumerate(tokens)
+        if _YEAR.fullmatch(m.group()) and not _in_name(text, m) and not _year_like_count(tokens, i)
+    ]
+
+
+def _year_like_count(tokens: Sequence[re.Match[str]], i: int) -> bool:
+    """A number in the years' range that counts: a plural noun follows it, and no word that comes
+    before a year ("in", "since", "the", a month…) precedes it. "blocked 2000 websites" counts;
+    "in 2015 terrorists…", "the 2015 exercises" and "2015 was…" are years."""
+    after = tokens[i + 1].group() if i + 1 < len(tokens) else ""
+    before = tokens[i - 1].group().lower() if i > 0 else ""
+    return (
+        len(after) > 3
+        and after.isalpha()
+        and after.islower()
+        and after.endswith("s")
+        and not after.endswith("ss")
+        and after not in _NOT_PLURAL
+        and before not in _BEFORE_YEAR
+        and before not in _MONTHS
+    )
 
 
 def _in_name(text: str, m: re.Match[str]) -> bool:
@@ -342,14 +370,15 @@ def has_count(text: str) -> bool:
     """A number that counts something: not a year, a day of a month, an ordinal or part of a name.
 
     "In October 2015 … Xiaomen-2015 … the first" has none; "167 crimes", "two hundred devices" do.
-    A four-digit number from 1600 to 2099 reads as a year.
+    A four-digit number from 1600 to 2099 reads as a year unless a plural noun follows it and no
+    word that comes before a year precedes it ("blocked 2000 websites"; see _year_like_count).
     """
     tokens = list(_WORD_SPAN.finditer(text))
     for i, m in enumerate(tokens):
         token = m.group().lower()
         if token in _CARDINALS:
             return True
-        if not token.isdigit() or _YEAR.fullmatch(token):
+        if not token.isdigit() or (_YEAR.fullmatch(token) and not _year_like_count(tokens, i)):
             continue
         if _in_name(text, m):
             continue

@@ -60,6 +60,11 @@ def test_type_match_marks_sentences_with_the_kind_of_answer_asked_for(pipeline: 
         ("The agreement was signed in Yekaterinburg on 17 June 2009.", False),
         ("It was signed on June 17.", False),
         ("The second stage followed the third.", False),
+        # A number in the years' range counts when a plural noun follows and nothing marks a year.
+        ("They blocked 2000 websites.", True),
+        ("In 2015 terrorists were liquidated.", False),
+        ("The 2015 exercises were useful.", False),
+        ("2015 was a year of success.", False),
     ],
 )
 def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count: bool) -> None:
@@ -158,6 +163,7 @@ def test_a_question_answered_only_by_the_wrong_kind_of_figure_is_refused(
 
 def test_a_when_question_wants_a_year_or_a_month_not_a_name_with_a_number() -> None:
     assert has_type("The exercise was conducted in 2015.", "date")
+    assert not has_type("They blocked 2000 websites.", "date")  # a count, not a year
     assert has_type("It was signed on 17 June.", "date")
     assert not has_type("The Xiaomen-2015 exercise was a success.", "date")
 
