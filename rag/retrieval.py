@@ -3,8 +3,8 @@
 
 A question is searched without its greeting or polite wrapper ("Hi! Can you tell me how many…"
 is searched as "how many…"), without "according to <the interviewee>", and with its misspelt
-words corrected to the corpus's (Retriever.query); a follow-up ("what did they do about it?") together with the
-previous user question, so pronouns find what they refer to.
+words corrected to the corpus's (Retriever.query); a follow-up ("what did they do about it?")
+together with the previous user question, so pronouns find what they refer to.
 """
 
 from __future__ import annotations
@@ -43,10 +43,13 @@ _WRAPPER = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
+# Where an attribution may stand: opening the question, set off by a comma, or "according to…"
+# closing it ("How many were averted according to the interview?").
+_ATTRIBUTION_START = r"(?:^|,\s*|\s+(?=according\s+to\b[^,?]*[?.!]?\s*$))"
 # The interview is the only source: "According to the interview, …" and "…, in this text?" say
-# nothing. Only set off by a comma (or opening the question): "mentioned in the interview" stays.
+# nothing. Not inside the sentence: "mentioned in the interview" stays.
 _SOURCE = re.compile(
-    r"(?:^|,\s*)(?:according\s+to|in|from)\s+(?:the|this|that|his)\s+"
+    _ATTRIBUTION_START + r"(?:according\s+to|in|from)\s+(?:the|this|that|his)\s+"
     r"(?:interview|text|article|source|document|transcript|passage)(?:\s+(?:with|to)\s+\w+)?(?=\s*[,?.!]|\s*$)\s*,?",
     re.IGNORECASE,
 )
@@ -111,9 +114,10 @@ def is_follow_up(question: str) -> bool:
     return bool(_ANAPHORA.intersection(tokens)) or bool(_FOLLOW_UP_OPENERS.match(question)) or len(content_terms(question)) <= 2
 
 
-def build_query(question: str, history: Sequence[ChatTurn] = (), correct: Callable[[str], str] | None = None) -> Query:
-    """What to search for `question`; `correct` (a Speller's) fixes misspelt words first."""
-    fix = correct or (lambda text: text)
+def build_query(question: str, history: Sequence[ChatTurn] = (), rewrite: Callable[[str], str] | None = None) -> Query:
+    """What to search for `question`: the plain question (and the previous one, for a follow-up),
+    each then passed through `rewrite` (Retriever.query's: spelling, attributions) when given."""
+    fix = rewrite or (lambda text: text)
     question = fix(plain_question(question))
     previous = fix(plain_question(next((t.content for t in reversed(history) if t.role == "user" and t.content.strip()), "")))
     said = tuple(t.content for t in history if t.role == "assistant" and t.content.strip())
@@ -133,8 +137,9 @@ def voice_attribution(names: Iterable[str]) -> re.Pattern[str] | None:
         return None
     who = r"(?:(?:mr|mrs|ms|dr)\.?\s+)?(?:" + "|".join(map(re.escape, words_)) + r")(?:\s+(?:" + "|".join(map(re.escape, words_)) + r"))*"
     return re.compile(
-        rf"(?:^|,\s*)(?:according\s+to\s+{who}|in\s+{who}['’]s?\s+(?:view|words|opinion)|in\s+the\s+(?:view|words|opinion)\s+of\s+{who})"
-        r"(?=\s*[,?.!]|\s*$)",
+        _ATTRIBUTION_START
+        + rf"(?:according\s+to\s+{who}|in\s+{who}['’]s?\s+(?:view|words|opinion)|in\s+the\s+(?:view|words|opinion)\s+of\s+{who})"
+        + r"(?=\s*[,?.!]|\s*$)\s*,?",
         re.IGNORECASE,
     )
 

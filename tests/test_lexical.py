@@ -72,6 +72,8 @@ def test_an_american_spelling_finds_the_british_text(pipeline: Pipeline) -> None
         ("How many crimes were averted, according to the interview?", "How many crimes were averted?"),
         ("Hi! In this article, is Iran an observer", "is Iran an observer?"),
         ("Which partners are mentioned in the interview?", "Which partners are mentioned in the interview?"),
+        ("Who, according to the text, leads RATS?", "Who leads RATS?"),
+        ("How many crimes were averted according to the interview?", "How many crimes were averted?"),
         # Any other clause before the question word moves to the end, so the question opens with it.
         ("In 2015, how many crimes were averted?", "how many crimes were averted, in 2015?"),
         ("According to Sysoyev, who leads RATS?", "who leads RATS, according to Sysoyev?"),
@@ -126,6 +128,7 @@ def test_the_interviewee_comes_from_the_metadata() -> None:
         ("According to Mr. Sysoyev, who leads?", True),
         ("In Yevgeniy Sysoyev's view, what matters?", True),
         ("What, in the opinion of Sysoyev, matters?", True),
+        ("How many crimes were averted according to Sysoyev?", True),  # closing it, no comma needed
         ("What does Sysoyev say about India?", False),  # asks what he says: his name is the subject
         ("According to Putin, who leads?", False),  # someone else's view is a question of its own
     ],
