@@ -85,12 +85,12 @@ def _edits(word: str) -> set[str]:
 class Speller:
     """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist").
 
-    A word is corrected only when it is long enough to judge (5 letters or more), neither the
+    A word is corrected only when it is long enough to judge (5 letters or more); neither the
     corpus nor the `known` words (an English vocabulary: the embedding model's) hold it, its stem
-    or the word it inflects ("foiled": "foil"), and one edit turns it into a corpus word — the most frequent one, unless two different
-    words tie. So "funded" stays "funded" (a known word), though "founded" is one edit away, and a
-    name the corpus lacks stays as typed unless it is one edit from one of its names ("Xiamen" →
-    "Xiaomen").
+    or the word it inflects ("foiled": "foil"); and one edit turns it into a corpus word — the
+    most frequent one, unless two different words tie. So "funded" stays "funded" (a known word)
+    though "founded" is one edit away, and a name stays as typed unless it is one edit from one
+    of the corpus's ("Tashkemt" → "Tashkent").
     """
 
     def __init__(self, texts: Iterable[str], known: Set[str]) -> None:
