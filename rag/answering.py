@@ -53,7 +53,11 @@ _BEFORE_YEAR = frozenset(
 )
 _NOT_PLURAL = frozenset("this thus always perhaps sometimes whereas besides news series".split())  # noqa: SIM905
 _MONTHS = frozenset(["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"])
-_EXPECTS_DATE = re.compile(r"^\s*(when\b|what year\b|in what year\b|which year\b|in which year\b|what date\b|on what date\b)", re.I)
+_EXPECTS_DATE = re.compile(
+    r"^\s*(when\b|what year\b|in what year\b|which year\b|in which year\b|what date\b|on what date\b"
+    r"|(what|which)(['’]s|\s+is|\s+was)?\s+the\s+(year|date)\b)",
+    re.I,
+)
 # A question about what the interviewer asked or said: then the interviewer's words are the answer.
 _ABOUT_INTERVIEWER = re.compile(
     r"\b(interviewer|journalist|correspondent|reporter)s?\b|\b(was|were|is|did|does) (he|sysoyev|the director) (being )?asked\b",
@@ -67,7 +71,12 @@ _FUTURE_WHEN = re.compile(
 _RELATIVE_FUTURE = re.compile(
     r"\b(next|coming|upcoming) (year|month|week|summit|session)\b|\bsoon\b|\bnear future\b|\bby the end of\b", re.I
 )
-_EXPECTS_NUMBER = re.compile(r"^\s*(how many\b|how much\b|how old\b|what number\b|what percentage\b|how long\b)", re.I)
+_EXPECTS_NUMBER = re.compile(
+    r"^\s*(how many\b|how much\b|how old\b|what number\b|what percentage\b|how long\b"
+    r"|((what|which)(['’]s|\s+is|\s+was|\s+were|\s+are)?\s+)?the\s+((total|overall|exact)\s+)?"
+    r"(number|amount|count|quantity|percentage|share|proportion)\s+of\b)",
+    re.I,
+)
 # A question about an amount of money: "How much money…?", "How much does it cost?", "What is the
 # budget…?", "What salary…?". Answered by a sum: a currency, or a number beside a money word.
 _MONEY_WORDS = (
@@ -76,7 +85,9 @@ _MONEY_WORDS = (
 )
 _AMOUNT_NOUNS = r"budgets?|salary|salaries|wages?|costs?|price|prices|fees?|income|revenues?|spending|expenditures?"
 _EXPECTS_MONEY = re.compile(
-    rf"^\s*(how much\b.*\b({_MONEY_WORDS})\b|(what|which)\b(\s+[\w’']+){{0,3}}\s+({_AMOUNT_NOUNS})\b)", re.I
+    rf"^\s*(how much\b.*\b({_MONEY_WORDS})\b|(what|which)\b(\s+[\w’']+){{0,3}}\s+({_AMOUNT_NOUNS})\b"
+    r"|((what|which)(['’]s|\s+is|\s+was|\s+were)?\s+)?the\s+((total|overall|exact)\s+)?(amount|sum)\s+of\s+(money|funds?|funding)\b)",
+    re.I
 )
 _MONEY_NOUN = re.compile(rf"\b({_MONEY_WORDS})\b", re.I)
 _CURRENCY = re.compile(

@@ -32,8 +32,8 @@ _FOLLOW_UP_OPENERS = re.compile(r"^\s*(and|what about|how about|why|how so|so|al
 _WRAPPER = re.compile(
     r"""^\s*(?:
         (?:hi|hello|hey|greetings|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|ok(?:ay)?)\b(?:\s+(?:there|all|everyone))?[\s,!.:;-]*
-      | (?:please\s+)?(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|show|explain\s+to|remind)\s+me\b[\s,:;-]*
-      | (?:please\s+)?(?:tell|show|explain\s+to|remind)\s+me\b[\s,:;-]*
+      | (?:please\s+)?(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
+      | (?:please\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
       | (?:do|does)\s+(?:you|anyone)\s+know\b[\s,:;-]*
       | i(?:['’]d|\s+would)\s+like\s+to\s+know\b[\s,:;-]*
       | i\s+(?:want|need)\s+to\s+know\b[\s,:;-]*

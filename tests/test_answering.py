@@ -86,6 +86,12 @@ def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count
         ("What is the annual budget of the agency?", "money"),
         ("What salary does the director earn?", "money"),
         ("How much terrorist content was blocked?", "number"),  # an amount, not of money
+        ("What was the number of terrorists liquidated?", "number"),
+        ("What's the total number of weapons forfeited?", "number"),
+        ("the number of abettors apprehended?", "number"),  # "Give me the number of…", unwrapped
+        ("What was the date of the Ufa summit?", "date"),
+        ("What is the amount of money frozen?", "money"),
+        ("What is the nature of the threat?", None),
         ("What did they spend the money on?", None),  # asks what for, not how much
         ("Why do European partners value SCO RATS?", None),
     ],
@@ -168,10 +174,12 @@ def test_a_when_question_wants_a_year_or_a_month_not_a_name_with_a_number() -> N
     assert not has_type("The Xiaomen-2015 exercise was a success.", "date")
 
 
-def test_a_how_many_question_answered_only_by_years_and_names_is_refused(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize(
+    "question", ["How many people took part in the Xiaomen-2015 exercise?", "What was the number of participants in the Xiaomen-2015 exercise?"]
+)
+def test_a_how_many_question_answered_only_by_years_and_names_is_refused(pipeline: Pipeline, question: str) -> None:
     # The exercise is in the interview, but no number of anything about it is: the only numbers
     # near it are its year and its name.
-    question = "How many people took part in the Xiaomen-2015 exercise?"
     _, evidence = pipeline.evidence(question)
     assert evidence.signals.type_mismatch == 1.0
     assert pipeline.ask(question).answerable is False
