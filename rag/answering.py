@@ -467,7 +467,10 @@ class ExtractiveAnswerer:
             by_doc.setdefault(c.key.doc_id, []).append(self.texts[c.key.doc_id][c.key.start : c.key.end])
         return any(has_type(" ".join(parts), kind, self.published.get(doc_id)) for doc_id, parts in by_doc.items())
 
-    def score_sentences(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> list[ScoredSentence]:
+    def score_sentences(self, query: Query, vector: np.ndarray, hits: Sequence[Hit], yes_no: bool | None = None) -> list[ScoredSentence]:
+        """Every candidate sentence of the hits, scored and best first. `yes_no`: whether the
+        question is a yes/no one, when the caller already knows (else read from the question)."""
+        yes_no = is_yes_no(query.text) if yes_no is None else yes_no
         terms = content_terms(query.full)
         about_interviewer = asks_about_interviewer(query.text)
         seen: set[SentenceKey] = set()
@@ -486,7 +489,7 @@ class ExtractiveAnswerer:
         context_cos = {id(h): self._context_cos(h, vector) for h in hits}
         w = self.settings
         leads: dict[SentenceKey, float] = {}
-        threshold = min(w.answer_match_threshold, w.answer_yes_no_threshold) if is_yes_no(query.text) else w.answer_match_threshold
+        threshold = min(w.answer_match_threshold, w.answer_yes_no_threshold) if yes_no else w.answer_match_threshold
         for hit in hits:
             section = self.index.chunk_section[hit.position]
             lead = self._lead_sentence.get(section)
@@ -572,8 +575,9 @@ class ExtractiveAnswerer:
         return chosen
 
     def analyse(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> Evidence:
-        scored = self.score_sentences(query, vector, hits)
-        chosen = self.select(scored, is_yes_no(query.text))
+        yes_no = is_yes_no(query.text)
+        scored = self.score_sentences(query, vector, hits, yes_no)
+        chosen = self.select(scored, yes_no)
         return Evidence(tuple(scored), tuple(chosen), self.signals(query, hits, scored, chosen))
 
     def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:
