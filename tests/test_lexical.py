@@ -97,6 +97,8 @@ def test_a_misspelt_word_is_corrected_to_the_corpus_word_one_edit_away() -> None
     # Left alone: known English words (and their inflections), short words, words one edit from nothing.
     assert speller.correct("It was funded, foiled, met") == "It was funded, foiled, met"
     assert speller.correct("tset budgett") == "tset budgett"
+    # Only the first words are looked at: a long paste costs a bounded time.
+    assert speller.correct("terorist terorist terorist", max_words=2) == "terrorist terrorist terorist"
     # Two different corpus words one edit away, equally frequent: no guess.
     assert Speller(["cart card"], frozenset()).correct_word("carts") == "carts"  # stem of "cart": kept
     assert Speller(["bears beard"], frozenset()).correct_word("bearx") == "bearx"
