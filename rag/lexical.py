@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Set
 from functools import lru_cache
+from importlib import resources
 
 import Stemmer
 
@@ -67,6 +70,23 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """pyspellchecker's English word list (~160,000 words, rare ones too: "censure", "abettors"),
+    read once per process: words the speller must not "correct". Empty if the package is missing."""
+    try:
+        data = resources.files("spellchecker").joinpath("resources/en.json.gz").read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return frozenset()
+    return frozenset(w for w in json.loads(gzip.decompress(data)) if w.isalpha())
+
+
+@lru_cache(maxsize=4)
+def known_english(model_words: frozenset[str]) -> frozenset[str]:
+    """The embedding model's whole words and the English word list, together (cached per model)."""
+    return model_words | english_words()
+
+
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers", "ly", "ment", "ments", "ness", "ies", "ied")
 
@@ -86,9 +106,9 @@ class Speller:
     """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist").
 
     A word is corrected only when it is long enough to judge (5 letters or more); neither the
-    corpus nor the `known` words (an English vocabulary: the embedding model's) hold it, its stem
-    or the word it inflects ("foiled": "foil"); and one edit turns it into a corpus word — the
-    most frequent one, unless two different words tie. So "funded" stays "funded" (a known word)
+    corpus nor the `known` words (an English vocabulary: `known_english`) hold it, its stem or the
+    word it inflects ("foiled": "foil"); and one edit turns it into a corpus word of 5 letters or
+    more — the most frequent one, unless two different words tie. So "funded" stays "funded" (a known word)
     though "founded" is one edit away, and a name stays as typed unless it is one edit from one
     of the corpus's ("Tashkemt" → "Tashkent").
     """
@@ -113,7 +133,8 @@ class Speller:
             return word
         if stem(lower) in self._stems:
             return word
-        ranked = sorted(((self._counts[c], c) for c in _edits(lower) if c in self._counts), reverse=True)
+        # Only into a word worth finding: "sever" is not turned into "ever", nor "abort" into "about".
+        ranked = sorted(((self._counts[c], c) for c in _edits(lower) if c in self._counts and len(c) >= 5 and c not in STOPWORDS), reverse=True)
         if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0] and stem(ranked[0][1]) != stem(ranked[1][1])):
             return word
         best = ranked[0][1]

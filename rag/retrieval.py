@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.index import SearchIndex
-from rag.lexical import Speller, content_terms, words
+from rag.lexical import Speller, content_terms, known_english, words
 from rag.settings import Settings
 from rag.types import ChatTurn, Hit
 
@@ -149,7 +149,7 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        known = embedder.known_words() if settings.spell_correct else frozenset()
+        known = known_english(embedder.known_words()) if settings.spell_correct else frozenset()
         self.speller = Speller((chunk.text for chunk in index.chunks), known) if known else None
         names = [n for n in interviewees if n]
         self._attribution = voice_attribution(names)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lexical import Speller, british, content_terms
+from rag.lexical import Speller, british, content_terms, english_words
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
 from rag.types import Document
@@ -155,3 +155,16 @@ def test_the_interviewee_is_no_search_term(pipeline: Pipeline) -> None:
     # A retriever that is not told who the interviewee is searches his name like any other word.
     blind = Retriever(pipeline.index, pipeline.embedder, bm25.settings)
     assert [h.chunk.chunk_id for h in blind.retrieve("What does Sysoyev say about the Xiaomen-2015 exercise?")] != named
+
+
+def test_rare_english_words_are_not_typos(pipeline: Pipeline) -> None:
+    # Not in the embedding model's 22k-word vocabulary, one edit from an interview word, yet real:
+    # the English word list (pyspellchecker's) keeps them as typed.
+    assert len(english_words()) > 100_000 and "abettors" in english_words()
+    speller = pipeline.retriever.speller
+    assert speller is not None
+    for word in ("censure", "belated", "derision", "affective", "resent", "defection"):
+        assert speller.correct_word(word) == word
+    assert speller.correct_word("terorist") == "terrorist"
+    # Nor is a word turned into a short or common one ("sever" → "ever").
+    assert speller.correct_word("abort") == "abort"
