@@ -118,10 +118,12 @@ def build_query(question: str, history: Sequence[ChatTurn] = (), rewrite: Callab
     """What to search for `question`: the plain question (and the previous one, for a follow-up),
     each then passed through `rewrite` (Retriever.query's: spelling, attributions) when given."""
     fix = rewrite or (lambda text: text)
+    asked = " ".join(question.split())
     question = fix(plain_question(question))
     previous = fix(plain_question(next((t.content for t in reversed(history) if t.role == "user" and t.content.strip()), "")))
     said = tuple(t.content for t in history if t.role == "assistant" and t.content.strip())
-    if previous and is_follow_up(question):
+    # As asked too: "And in 2014, how many…?" opens like a follow-up before its clause is moved.
+    if previous and (is_follow_up(question) or bool(_FOLLOW_UP_OPENERS.match(asked))):
         return Query(question, previous, said)
     return Query(question, "", said)
 

@@ -9,7 +9,7 @@ import pytest
 from rag.lexical import Speller, british, content_terms, english_words
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
-from rag.types import Document
+from rag.types import ChatTurn, Document
 
 
 @pytest.mark.parametrize(
@@ -168,3 +168,14 @@ def test_rare_english_words_are_not_typos(pipeline: Pipeline) -> None:
     assert speller.correct_word("terorist") == "terrorist"
     # Nor is a word turned into a short or common one ("sever" → "ever").
     assert speller.correct_word("abort") == "abort"
+
+
+def test_a_follow_up_keeps_its_context_when_its_opening_clause_moves() -> None:
+    history = (
+        ChatTurn("user", "How many terrorists were liquidated in 2015?"),
+        ChatTurn("assistant", "150 terrorists were liquidated. [1]"),
+    )
+    query = build_query("And in 2014, how many terrorists were liquidated?", history)
+    assert query.text == "how many terrorists were liquidated, and in 2014?"
+    assert query.context == "How many terrorists were liquidated in 2015?"
+    assert build_query("Which convention was adopted in 2001?", history).context == ""
