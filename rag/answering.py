@@ -97,6 +97,16 @@ _CURRENCY = re.compile(
 )
 
 
+class Reading(NamedTuple):
+    """A question as the answerer reads it (ExtractiveAnswerer.read)."""
+
+    terms: list[str]  # content terms of the question (and its context, for a follow-up)
+    kind: str | None  # the kind of answer it wants (expected_type)
+    asked: list[str]  # its numbers and names (specifics)
+    yes_no: bool
+    about_interviewer: bool  # it asks what the interviewer asked (asks_about_interviewer)
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceSignals:
     """What the abstention decision looks at."""
@@ -439,10 +449,20 @@ class ExtractiveAnswerer:
         total = sum(self.idf(t) for t in unique)
         return sum(self.idf(t) for t in unique if t in present) / total
 
+    def read(self, query: Query) -> Reading:
+        """What the scorer and the abstention signals need from the question, read once per answer."""
+        return Reading(
+            terms=content_terms(query.full),
+            kind=expected_type(query.text),
+            asked=specifics(query.text, self.names),
+            yes_no=is_yes_no(query.text),
+            about_interviewer=asks_about_interviewer(query.text),
+        )
+
     def signals(
-        self, query: Query, hits: Sequence[Hit], scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence]
+        self, reading: Reading, hits: Sequence[Hit], scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence]
     ) -> EvidenceSignals:
-        terms = content_terms(query.full)
+        terms, kind = reading.terms, reading.kind
         present: set[str] = set()
         vocabulary: set[str] = set()
         for hit in hits[:3]:
@@ -450,8 +470,7 @@ class ExtractiveAnswerer:
             present |= chunk_terms
             vocabulary |= chunk_words
         vocabulary |= present
-        missing = sum(1 for token in specifics(query.text, self.names) if not _present(token, vocabulary))
-        kind = expected_type(query.text)
+        missing = sum(1 for token in reading.asked if not _present(token, vocabulary))
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
             dense=max((s.dense for s in scored), default=0.0),
@@ -467,12 +486,9 @@ class ExtractiveAnswerer:
             by_doc.setdefault(c.key.doc_id, []).append(self.texts[c.key.doc_id][c.key.start : c.key.end])
         return any(has_type(" ".join(parts), kind, self.published.get(doc_id)) for doc_id, parts in by_doc.items())
 
-    def score_sentences(self, query: Query, vector: np.ndarray, hits: Sequence[Hit], yes_no: bool | None = None) -> list[ScoredSentence]:
-        """Every candidate sentence of the hits, scored and best first. `yes_no`: whether the
-        question is a yes/no one, when the caller already knows (else read from the question)."""
-        yes_no = is_yes_no(query.text) if yes_no is None else yes_no
-        terms = content_terms(query.full)
-        about_interviewer = asks_about_interviewer(query.text)
+    def score_sentences(self, query: Query, reading: Reading, vector: np.ndarray, hits: Sequence[Hit]) -> list[ScoredSentence]:
+        """Every candidate sentence of the hits, scored and best first."""
+        terms, about_interviewer = reading.terms, reading.about_interviewer
         seen: set[SentenceKey] = set()
         candidates: list[tuple[SentenceKey, Hit, int]] = []
         for rank, hit in enumerate(hits, 1):
@@ -489,7 +505,7 @@ class ExtractiveAnswerer:
         context_cos = {id(h): self._context_cos(h, vector) for h in hits}
         w = self.settings
         leads: dict[SentenceKey, float] = {}
-        threshold = min(w.answer_match_threshold, w.answer_yes_no_threshold) if yes_no else w.answer_match_threshold
+        threshold = min(w.answer_match_threshold, w.answer_yes_no_threshold) if reading.yes_no else w.answer_match_threshold
         for hit in hits:
             section = self.index.chunk_section[hit.position]
             lead = self._lead_sentence.get(section)
@@ -502,8 +518,7 @@ class ExtractiveAnswerer:
                         candidates.append((lead, hit, hits.index(hit) + 1))
         rows = [self.index.sentence_row[k] for k, _, _ in candidates]
         sentence_cos = self.index.sentence_vectors[rows] @ vector
-        kind = expected_type(query.text)
-        asked = specifics(query.text, self.names)
+        kind, asked = reading.kind, reading.asked
         weights = sentence_weights(self.settings)
         specifics_weight = weights[SENTENCE_FEATURES.index("specifics")]
         scored = []
@@ -575,10 +590,10 @@ class ExtractiveAnswerer:
         return chosen
 
     def analyse(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> Evidence:
-        yes_no = is_yes_no(query.text)
-        scored = self.score_sentences(query, vector, hits, yes_no)
-        chosen = self.select(scored, yes_no)
-        return Evidence(tuple(scored), tuple(chosen), self.signals(query, hits, scored, chosen))
+        reading = self.read(query)
+        scored = self.score_sentences(query, reading, vector, hits)
+        chosen = self.select(scored, reading.yes_no)
+        return Evidence(tuple(scored), tuple(chosen), self.signals(reading, hits, scored, chosen))
 
     def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:
         evidence = self.analyse(query, vector, hits)
