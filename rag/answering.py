@@ -24,7 +24,7 @@ import numpy as np
 
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
-from rag.lexical import content_terms, stem, words
+from rag.lexical import content_terms, stem, word_spans, words
 from rag.retrieval import Query
 from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
@@ -47,7 +47,6 @@ _CARDINALS = frozenset(
     ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "dozen", "dozens", "several"]
 )
 _YEAR = re.compile(r"(1[6-9]|20)\d\d")
-_WORD_SPAN = re.compile(r"\w+", re.UNICODE)
 _BEFORE_YEAR = frozenset(
     "in since by from until till of during before after through for the and or to between early late mid spring summer autumn fall winter year circa".split()  # noqa: SIM905
 )
@@ -351,7 +350,7 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
 def _years(text: str) -> list[int]:
     """The years a text names (four digits from 1600 to 2099), not the numbers inside names, nor
     a count that happens to look like a year ("averted 2000 attacks")."""
-    tokens = list(_WORD_SPAN.finditer(text))
+    tokens = word_spans(text)
     return [
         int(m.group())
         for i, m in enumerate(tokens)
@@ -394,7 +393,7 @@ def has_count(text: str) -> bool:
     A four-digit number from 1600 to 2099 reads as a year unless a plural noun follows it and no
     word that comes before a year precedes it ("blocked 2000 websites"; see _year_like_count).
     """
-    tokens = list(_WORD_SPAN.finditer(text))
+    tokens = word_spans(text)
     for i, m in enumerate(tokens):
         token = m.group().lower()
         if token in _CARDINALS:

@@ -60,6 +60,11 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(british(word)))
 
 
+def word_spans(text: str) -> list[re.Match[str]]:
+    """The word tokens of `words`, with their positions in the text, in order."""
+    return list(_TOKEN.finditer(text))
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters and digits), in order, stopwords kept."""
     return [w.lower() for w in _TOKEN.findall(text)]
