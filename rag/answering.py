@@ -411,13 +411,21 @@ def has_count(text: str) -> bool:
 
 class ExtractiveAnswerer:
     def __init__(
-        self, index: SearchIndex, texts: dict[str, str], settings: Settings, published: Mapping[str, int] | None = None
+        self,
+        index: SearchIndex,
+        texts: dict[str, str],
+        settings: Settings,
+        published: Mapping[str, int] | None = None,
+        interviewees: Iterable[str] = (),
     ) -> None:
         self.index = index
         self.texts = texts
         self.settings = settings
         self.published = dict(published or {})  # doc_id → the year it was published, when known
         self.names = name_words(texts.values())
+        # The interviewee's name in a question ("Who does Sysoyev credit…?") names the speaker of
+        # every answer, not a fact the evidence must hold: it is never missing from the evidence.
+        self._voice = frozenset(w for name in interviewees for w in words(name))
         # Document frequency per term straight from the BM25 matrix (CSC: one column per term).
         vocab: dict[str, int] = index.bm25.vocab_dict
         df = np.diff(np.asarray(index.bm25.scores["indptr"]))
@@ -453,7 +461,7 @@ class ExtractiveAnswerer:
         return Reading(
             terms=content_terms(query.full),
             kind=expected_type(query.text),
-            asked=specifics(query.text, self.names),
+            asked=[t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice],
             yes_no=is_yes_no(query.text),
             about_interviewer=asks_about_interviewer(query.text),
         )

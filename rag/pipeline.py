@@ -67,6 +67,7 @@ class Pipeline:
             {d: doc.text for d, doc in documents.items()},
             settings,
             published={d: doc.year for d, doc in documents.items() if doc.year is not None},
+            interviewees=[d.interviewee for d in documents.values() if d.interviewee],
         )
         self.llm = llm
         self.loaded_at = time.time()

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense (FAISS inner product) and BM25 rankings, fused by normalised score
-(or by reciprocal rank, RAG_FUSION=rrf).
+"""Hybrid retrieval: dense (FAISS inner product) and BM25 rankings, fused by standardised score
+(or by min-max normalised score, RAG_FUSION=scores, or by reciprocal rank, RAG_FUSION=rrf).
 
 A question is searched without its greeting or polite wrapper ("Hi! Can you tell me how many…"
 is searched as "how many…"), without "according to <the interviewee>", and with its misspelt
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -227,13 +228,25 @@ class Retriever:
             # The follow-up's own words count twice: they say what is asked now.
             terms = [t for t in content_terms(query.text) * 2 + content_terms(query.context) if t not in self._voice_terms]
             lexical = self.bm25_ranking(terms, depth)
-        rankings = [(dense, s.dense_weight), (sentences, s.sentence_weight), (lexical, s.bm25_weight)]
+        # BM25 lists only the chunks that share a word with the question; the others score 0.
+        scored_by_bm25 = min(depth, len(self.index.chunks))
+        rankings = [
+            Ranking(dense, s.dense_weight),
+            Ranking(sentences, s.sentence_weight),
+            Ranking(lexical, s.bm25_weight, zeros=max(0, scored_by_bm25 - len(lexical)) if lexical else 0),
+        ]
         return fuse(self.index, rankings, dense, lexical, top_k, s.rrf_k, s.fusion)
+
+
+class Ranking(NamedTuple):
+    results: list[tuple[int, float]]  # (chunk position, score), best first
+    weight: float
+    zeros: int = 0  # chunks the ranking scored 0 and left out (they count in its mean and spread)
 
 
 def fuse(
     index: SearchIndex,
-    rankings: list[tuple[list[tuple[int, float]], float]],
+    rankings: Sequence[Ranking],
     dense: list[tuple[int, float]],
     lexical: list[tuple[int, float]],
     top_k: int,
@@ -242,10 +255,24 @@ def fuse(
 ) -> list[Hit]:
     """Reciprocal rank fusion: score = Σ weight / (rrf_k + rank) over the rankings, ranks 1-based.
 
-    With method="scores", each ranking's scores are min-max normalised and summed instead.
+    method="scores": each ranking's scores are min-max normalised and summed instead.
+    method="zscores": each ranking's scores are standardised (by the mean and standard deviation
+    of all the scores it gave, its zeros included) and only the part above the mean counts: a
+    chunk adds weight × max(0, z). A standout (one BM25 score far ahead of the rest) then weighs
+    more than the leader of a flat ranking, where min-max gives both 1.
     """
     fused: dict[int, float] = {}
-    for ranking, weight in rankings:
+    best_rank: dict[int, int] = {}  # breaks ties (z-scores give every chunk below the mean 0)
+    for ranking, _, _ in rankings:
+        for rank, (i, _) in enumerate(ranking):
+            best_rank[i] = min(rank, best_rank.get(i, rank))
+    for ranking, weight, zeros in rankings:
+        if method == "zscores" and ranking:
+            scores = np.array([score for _, score in ranking] + [0.0] * zeros)
+            mean, std = float(scores.mean()), float(scores.std())
+            for i, score in ranking:
+                fused[i] = fused.get(i, 0.0) + weight * (max(0.0, (score - mean) / std) if std > 0 else 0.0)
+            continue
         if method == "scores" and ranking:
             top, low = ranking[0][1], ranking[-1][1]
             for i, score in ranking:
@@ -255,7 +282,7 @@ def fuse(
             fused[i] = fused.get(i, 0.0) + weight / (rrf_k + rank)
     dense_info = {i: (rank, score) for rank, (i, score) in enumerate(dense, 1)}
     bm25_info = {i: (rank, score) for rank, (i, score) in enumerate(lexical, 1)}
-    order = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
+    order = sorted(fused, key=lambda i: (-fused[i], best_rank[i], i))[:top_k]
     hits = []
     for i in order:
         d = dense_info.get(i)

@@ -48,10 +48,12 @@ class Settings(BaseSettings):
 
     # Retrieval.
     top_k: int = Field(5, ge=1, le=20)
-    candidates: int = Field(20, ge=1, le=200)
+    # Results each ranking contributes to the fusion; z-scores read the spread of all of them.
+    candidates: int = Field(50, ge=1, le=200)
     rrf_k: int = Field(60, ge=1)
-    # "scores": min-max normalised scores summed (measured best here); "rrf": reciprocal rank fusion.
-    fusion: Literal["rrf", "scores"] = "scores"
+    # "zscores": standardised scores above each ranking's mean, summed (measured best here);
+    # "scores": min-max normalised scores summed; "rrf": reciprocal rank fusion.
+    fusion: Literal["rrf", "scores", "zscores"] = "zscores"
     dense_weight: float = Field(0.5, ge=0.0)
     sentence_weight: float = Field(1.0, ge=0.0)
     bm25_weight: float = Field(1.0, ge=0.0)

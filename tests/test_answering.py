@@ -9,6 +9,7 @@ import pytest
 from eval.calibrate import fit_listwise, top1
 from rag.answering import (
     SENTENCE_FEATURES,
+    ExtractiveAnswerer,
     asks_about_interviewer,
     case_blind,
     expected_type,
@@ -375,3 +376,21 @@ def test_cached_answer_only_reads_the_cache(pipeline: Pipeline) -> None:
     assert pipeline.cached_answer(question, top_k=2) is None
     assert pipeline.configured(answer_margin=0.1).cached_answer(question) is None  # other settings, other cache
     assert pipeline.cached_answer("   ") is None  # input `ask` refuses is never cached
+
+
+def test_the_interviewees_name_is_never_missing_from_the_evidence(pipeline: Pipeline) -> None:
+    # Every answer is Sysoyev's, and his name is only in the byline: a question that names him
+    # ("What does Sysoyev think about…") asks for no passage that holds it. It was refused whenever
+    # the byline was not among the passages.
+    question = "What does Sysoyev think about Afghanistan?"
+    reading = pipeline.extractive.read(pipeline.retriever.query(question))
+    assert reading.asked == ["Afghanistan"]
+    assert pipeline.extractive.read(pipeline.retriever.query("Whom does Yevgeniy Sysoyev credit, and in Moscow?")).asked == ["Moscow"]
+    answer = pipeline.ask(question)
+    assert answer.answerable
+    assert any("Afghanistan" in c.quote for c in answer.citations)
+    # An answerer not told who the interviewee is counts his name like any other.
+    blind = ExtractiveAnswerer(pipeline.index, {d: doc.text for d, doc in pipeline.documents.items()}, pipeline.settings)
+    assert blind.read(pipeline.retriever.query(question)).asked == ["Sysoyev", "Afghanistan"]
+    # Names the interview lacks still are missing.
+    assert not pipeline.ask("What does Sysoyev think about Moscow?").answerable

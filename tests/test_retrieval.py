@@ -1,0 +1,54 @@
+"""Fusing the three rankings (chunk vectors, best sentence, BM25) into one: z-score fusion by hand,
+and what it changes on the real index."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from rag.lexical import content_terms, words
+from rag.pipeline import Pipeline
+from rag.retrieval import Ranking, fuse
+
+
+def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
+    # BM25 found one word in chunk 0 only; the three other chunks scored 0 there: scores 5, 0, 0, 0,
+    # mean 1.25, standard deviation √4.6875 = 2.165, so chunk 0 adds z = 3.75 / 2.165 = 1.732.
+    bm25 = Ranking([(0, 5.0)], 1.0, zeros=3)
+    # A flat dense ranking: .80 .79 .78 .77, mean .785, deviation √.000125 = .01118.
+    # Chunk 1 adds 1.342 and chunk 2 .447; chunks 0 and 3, below the mean, add nothing.
+    dense = Ranking([(1, 0.80), (2, 0.79), (0, 0.78), (3, 0.77)], 1.0)
+    hits = fuse(pipeline.index, [dense, bm25], dense.results, bm25.results, 4, 60, "zscores")
+    assert [h.position for h in hits] == [0, 1, 2, 3]
+    assert [h.score for h in hits] == pytest.approx([1.732, 1.342, 0.447, 0.0], abs=1e-3)
+    # Weights scale each ranking's share.
+    half = fuse(pipeline.index, [dense, bm25._replace(weight=0.5)], dense.results, bm25.results, 4, 60, "zscores")
+    assert [h.position for h in half] == [1, 0, 2, 3]
+    # Min-max gives BM25's only result and the dense leader 1 each: no standout counts more.
+    minmax = fuse(pipeline.index, [dense, bm25], dense.results, bm25.results, 4, 60, "scores")
+    assert [h.score for h in minmax] == pytest.approx([1.0 + 1 / 3, 1.0, 2 / 3, 0.0])
+
+
+def test_chunks_below_every_mean_keep_their_order(pipeline: Pipeline) -> None:
+    # Z-scores give every chunk below the mean 0; ties go to the better rank in any ranking.
+    flat = Ranking([(5, 0.9), (3, 0.1), (7, 0.09), (1, 0.08)], 1.0)
+    hits = fuse(pipeline.index, [flat], flat.results, [], 4, 60, "zscores")
+    assert [h.position for h in hits] == [5, 3, 7, 1]
+    # So BM25 alone comes out in its own order, well past the chunks above its mean.
+    question = "How many terrorists were liquidated in 2015?"
+    bm25 = pipeline.configured(retrieval="bm25").retriever
+    terms = content_terms(question) * 2
+    assert [h.position for h in bm25.retrieve(question, 20)] == [i for i, _ in bm25.bm25_ranking(terms, 20)]
+
+
+def test_a_word_only_one_chunk_has_brings_that_chunk_first(pipeline: Pipeline) -> None:
+    # Every word of six letters or more that a single chunk holds, asked about. With min-max
+    # fusion that chunk came first for 63 of 163 such words: BM25's only hit counted no more than
+    # the leader of a flat dense ranking. With z-scores, 113.
+    chunks = pipeline.index.chunks
+    df = Counter(w for c in chunks for w in {w for w in words(c.text) if len(w) > 5 and content_terms(w)})
+    rare = sorted(w for w, n in df.items() if n == 1)
+    assert len(rare) > 100
+    first = sum(w in words(pipeline.retriever.retrieve(f"What does the interview say about {w}?", 1)[0].chunk.text) for w in rare)
+    assert first / len(rare) >= 0.6
