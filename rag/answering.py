@@ -483,15 +483,17 @@ class ExtractiveAnswerer:
             dense=max((s.dense for s in scored), default=0.0),
             bm25=max((h.bm25_score or 0.0 for h in hits), default=0.0) / max(len(set(terms)), 1),
             missing=float(min(missing, 2)),
-            type_mismatch=float(kind is not None and not self._has_type(chosen, kind)),
+            type_mismatch=float(kind is not None and not self.has_kind(chosen, kind)),
         )
 
-    def _has_type(self, chosen: Sequence[ScoredSentence], kind: str) -> bool:
-        """Whether the chosen sentences, each read with its document's publication year, have `kind`."""
-        by_doc: dict[str, list[str]] = {}
-        for c in chosen:
-            by_doc.setdefault(c.key.doc_id, []).append(self.texts[c.key.doc_id][c.key.start : c.key.end])
-        return any(has_type(" ".join(parts), kind, self.published.get(doc_id)) for doc_id, parts in by_doc.items())
+    def has_kind(self, chosen: Sequence[ScoredSentence], kind: str) -> bool:
+        """Whether one of the chosen sentences, read with its document's publication year, has `kind`.
+
+        Each sentence on its own: a money word in one and a count in another make no sum.
+        """
+        return any(
+            has_type(self.texts[c.key.doc_id][c.key.start : c.key.end], kind, self.published.get(c.key.doc_id)) for c in chosen
+        )
 
     def score_sentences(self, query: Query, reading: Reading, vector: np.ndarray, hits: Sequence[Hit]) -> list[ScoredSentence]:
         """Every candidate sentence of the hits, scored and best first."""

@@ -10,6 +10,7 @@ from eval.calibrate import fit_listwise, top1
 from rag.answering import (
     SENTENCE_FEATURES,
     ExtractiveAnswerer,
+    ScoredSentence,
     asks_about_interviewer,
     case_blind,
     expected_type,
@@ -115,6 +116,21 @@ def test_the_question_opening_says_what_kind_of_answer_it_wants(question: str, k
 )
 def test_a_question_about_money_wants_a_sum(text: str, money: bool) -> None:
     assert has_type(text, "money") is money
+
+
+def test_a_money_word_and_a_count_in_two_quoted_sentences_make_no_sum(pipeline: Pipeline) -> None:
+    # "…the Eurasian Group on Combating Money Laundering…" and "…averted 167 terrorist and
+    # extremist crimes…": read joined, a count beside a money word; read one by one, no sum.
+    text = pipeline.documents["sysoyev-interview"].text
+    chosen = []
+    for phrase in ("Combating Money Laundering", "averted 167 terrorist"):
+        start = text.index(phrase)
+        key = next(k for k in pipeline.index.sentence_keys if k.start <= start < k.end)
+        chosen.append(ScoredSentence(key, "", 0.0, ()))
+    joined = " ".join(text[c.key.start : c.key.end] for c in chosen)
+    assert has_type(joined, "money")
+    assert not pipeline.extractive.has_kind(chosen, "money")
+    assert pipeline.extractive.has_kind(chosen, "number")
 
 
 def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source() -> None:
