@@ -9,6 +9,7 @@ together with the previous user question, so pronouns find what they refer to.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -268,8 +269,10 @@ def fuse(
             best_rank[i] = min(rank, best_rank.get(i, rank))
     for ranking, weight, zeros in rankings:
         if method == "zscores" and ranking:
-            scores = np.array([score for _, score in ranking] + [0.0] * zeros)
-            mean, std = float(scores.mean()), float(scores.std())
+            # Plain floats: for a few dozen scores numpy's own overhead costs more than the sums.
+            n = len(ranking) + zeros
+            mean = sum(score for _, score in ranking) / n
+            std = math.sqrt((sum((score - mean) ** 2 for _, score in ranking) + zeros * mean * mean) / n)
             for i, score in ranking:
                 fused[i] = fused.get(i, 0.0) + weight * (max(0.0, (score - mean) / std) if std > 0 else 0.0)
             continue
