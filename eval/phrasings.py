@@ -4,7 +4,8 @@
 
 Each phrasing rewrites every gold question (ALL CAPS, lower case, Title Case, no question mark, a
 greeting and a polite wrapper around it, "According to the interview", "according to" the
-interviewee, two letters swapped in its longest word) and runs the set in-process (hybrid retrieval,
+interviewee, two letters swapped in its longest word, "how many"/"when" asked last: "Terrorists
+were liquidated in 2015: how many?") and runs the set in-process (hybrid retrieval,
 extractive answers). The table shows how far each figure moves from the questions as written; a
 robust system moves none. Figures for the committed system are in the README.
 """
@@ -37,6 +38,19 @@ def _typo(q: str) -> str:
     return q.replace(longest, longest[:i] + longest[i + 1] + longest[i] + longest[i + 2 :], 1)
 
 
+_TYPED_OPENING = re.compile(r"^(how many|how much|when|(?:in )?(?:what|which) year)\s+(.+?)\?*$", re.I)
+
+
+def _asked_last(q: str) -> str:
+    """A "how many"/"how much"/"when"/"what year" question asked last: "How many X were Y?" →
+    "X were Y: how many?". Other questions stay as they are."""
+    m = _TYPED_OPENING.match(q)
+    if not m:
+        return q
+    rest = m.group(2)
+    return f"{rest[:1].upper()}{rest[1:]}: {m.group(1).lower()}?"
+
+
 def phrasings(interviewee: str = "") -> dict[str, Callable[[str], str]]:
     """The rewrites, by name; with the interviewee's name, also "…, according to <them>?"."""
     rewrites = dict(PHRASINGS)
@@ -56,6 +70,7 @@ PHRASINGS: dict[str, Callable[[str], str]] = {
     "Could you tell me …": lambda q: "Hello, could you please tell me " + _lower_first(q).rstrip("?"),
     "According to the interview, …": lambda q: "According to the interview, " + _lower_first(q),
     "one typo": _typo,
+    "…: how many? (asked last)": _asked_last,
 }
 FIGURES = (
     ("hit@3", "hit_at_3"),

@@ -67,6 +67,12 @@ _YES_NO = re.compile(r"^\s*(do|does|did|is|are|was|were|can|could|will|would|has
 _FUTURE_WHEN = re.compile(
     r"^\s*when\s+(will|shall)\b|^\s*when\s+(is|are)\b.*\b(expected|going|planned|scheduled|due|set)\s+to\b", re.I
 )
+# "…: how many?", "…, when?", "… in which year?" closing a question that opened otherwise.
+_ASKED_LAST = re.compile(
+    r"(?:[,:;]|\s[—–-])?\s+(?P<wh>how many|how much|how long|how old|when|(?:in |on )?(?:what|which) (?:year|date))\s*[?!.]*\s*$",
+    re.I,
+)
+_WH_OPENING = re.compile(r"^\s*(what|which|who|whom|whose|where|why|how|when)\b", re.I)
 _RELATIVE_FUTURE = re.compile(
     r"\b(next|coming|upcoming) (year|month|week|summit|session)\b|\bsoon\b|\bnear future\b|\bby the end of\b", re.I
 )
@@ -203,8 +209,19 @@ def is_answer_candidate(sentence: str) -> bool:
 
 
 def is_yes_no(question: str) -> bool:
-    """"Do…?", "Is…?", "Will…?": answered by the opening of the matching answer ("Absolutely!")."""
-    return bool(_YES_NO.match(question))
+    """"Do…?", "Is…?", "Will…?": answered by the opening of the matching answer ("Absolutely!").
+    Not "Was the convention adopted: when?", which asks when."""
+    return bool(_YES_NO.match(question)) and not _ASKED_LAST.search(question)
+
+
+def asked_first(question: str) -> str:
+    """A question that asks for a date or a number last ("Crimes averted in 2015: how many?", "The
+    convention was adopted when?"), turned to ask it first ("how many Crimes averted in 2015?"),
+    so the rules that read a question's opening read it."""
+    m = _ASKED_LAST.search(question)
+    if not m or not question[: m.start()].strip() or _WH_OPENING.match(question):
+        return question  # nothing before it, or a question of its own ("What was signed, and when?")
+    return f"{m.group('wh')} {question[: m.start()].strip()}?"
 
 
 def asks_about_interviewer(question: str) -> bool:
@@ -315,7 +332,9 @@ def sentence_facts(sentence: str) -> SentenceFacts:
 
 
 def expected_type(question: str) -> str | None:
-    """What kind of answer the question's opening asks for: "future" (a date to come), "date", "money", "number"."""
+    """What kind of answer the question's opening asks for: "future" (a date to come), "date", "money", "number".
+    A question that asks it last is read as if it asked it first (`asked_first`)."""
+    question = asked_first(question)
     if _FUTURE_WHEN.match(question):
         return "future"
     if _EXPECTS_MONEY.match(question):

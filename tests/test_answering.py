@@ -184,6 +184,34 @@ def test_a_question_answered_only_by_the_wrong_kind_of_figure_is_refused(
     assert pipeline.ask(answered).answerable is True
 
 
+@pytest.mark.parametrize(
+    ("question", "kind", "yes_no"),
+    [
+        ("Crimes averted in 2015: how many?", "number", False),
+        ("The Shanghai Convention was adopted when?", "date", False),
+        ("Was the Shanghai Convention adopted: when?", "date", False),  # not a yes/no question
+        ("Xiaomen-2015 was held in which year?", "date", False),
+        ("The exercise cost how much?", "money", False),
+        ("Terrorist content blocked - how much?", "number", False),
+        # A question of its own before it: not one asked last.
+        ("What was signed, and when?", None, False),
+        ("Who said when?", None, False),
+        ("Was the convention adopted?", None, True),
+        ("When?", "date", False),
+    ],
+)
+def test_a_question_that_asks_how_many_or_when_last_wants_the_same(question: str, kind: str | None, yes_no: bool) -> None:
+    assert expected_type(question) == kind
+    assert is_yes_no(question) is yes_no
+
+
+def test_how_many_asked_last_is_answered_as_asked_first(pipeline: Pipeline) -> None:
+    first = pipeline.ask("How many terrorists were liquidated in 2015?")
+    last = pipeline.ask("Terrorists were liquidated in 2015: how many?")
+    assert last.answerable and any("150 terrorists" in c.quote for c in last.citations)
+    assert [c.quote for c in last.citations] == [c.quote for c in first.citations]
+
+
 def test_a_when_question_wants_a_year_or_a_month_not_a_name_with_a_number() -> None:
     assert has_type("The exercise was conducted in 2015.", "date")
     assert not has_type("They blocked 2000 websites.", "date")  # a count, not a year
@@ -192,7 +220,12 @@ def test_a_when_question_wants_a_year_or_a_month_not_a_name_with_a_number() -> N
 
 
 @pytest.mark.parametrize(
-    "question", ["How many people took part in the Xiaomen-2015 exercise?", "What was the number of participants in the Xiaomen-2015 exercise?"]
+    "question",
+    [
+        "How many people took part in the Xiaomen-2015 exercise?",
+        "What was the number of participants in the Xiaomen-2015 exercise?",
+        "People took part in the Xiaomen-2015 exercise: how many?",
+    ],
 )
 def test_a_how_many_question_answered_only_by_years_and_names_is_refused(pipeline: Pipeline, question: str) -> None:
     # The exercise is in the interview, but no number of anything about it is: the only numbers

@@ -208,3 +208,12 @@ def test_phrasings_table_has_a_row_per_phrasing(pipeline: Pipeline, sample: list
     assert float(cells[2]) == pytest.approx(as_written.summary.key_accuracy, abs=5e-4)
     # A rewritten question is really asked: ALL CAPS changes the text every item is asked with.
     assert all(phrasings.PHRASINGS["ALL CAPS"](item.question) != item.question for item in sample)
+
+
+def test_asked_last_rewrites_only_questions_that_ask_how_many_or_when() -> None:
+    from eval.phrasings import PHRASINGS
+
+    last = PHRASINGS["…: how many? (asked last)"]
+    assert last("How many terrorists were liquidated in 2015?") == "Terrorists were liquidated in 2015: how many?"
+    assert last("In which year was the convention adopted?") == "Was the convention adopted: in which year?"
+    assert last("Who is the Director?") == "Who is the Director?"
