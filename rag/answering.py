@@ -58,10 +58,8 @@ _EXPECTS_DATE = re.compile(
     re.I,
 )
 # A question about what the interviewer asked or said: then the interviewer's words are the answer.
-_ABOUT_INTERVIEWER = re.compile(
-    r"\b(interviewer|journalist|correspondent|reporter)s?\b|\b(was|were|is|did|does) (he|sysoyev|the director) (being )?asked\b",
-    re.I,
-)
+_ABOUT_INTERVIEWER = r"\b(interviewer|journalist|correspondent|reporter)s?\b|\b(was|were|is|did|does) ({who}) (being )?asked\b"
+_ASKED = "he|she|they|the director|the interviewee"
 _YES_NO = re.compile(r"^\s*(do|does|did|is|are|was|were|can|could|will|would|has|have|had|should|whether)\b", re.I)
 # "When will…?", "When is it expected to be signed?": a date after the source was published answers.
 _FUTURE_WHEN = re.compile(
@@ -224,9 +222,19 @@ def asked_first(question: str) -> str:
     return f"{m.group('wh')} {question[: m.start()].strip()}?"
 
 
-def asks_about_interviewer(question: str) -> bool:
+def about_interviewer_pattern(interviewees: Iterable[str] = ()) -> re.Pattern[str]:
+    """What asks about the interviewer's words: "the interviewer", "was he asked", "was <any word of
+    an interviewee's name> asked"."""
+    names = sorted({w for name in interviewees for w in words(name)}, key=len, reverse=True)
+    return re.compile(_ABOUT_INTERVIEWER.format(who="|".join([_ASKED, *map(re.escape, names)])), re.I)
+
+
+def asks_about_interviewer(question: str, pattern: re.Pattern[str] | None = None) -> bool:
     """"Which countries did the interviewer ask about?": the interviewer's own questions answer it."""
-    return bool(_ABOUT_INTERVIEWER.search(question))
+    return bool((pattern or _ABOUT_ANYONE).search(question))
+
+
+_ABOUT_ANYONE = about_interviewer_pattern()
 
 
 def specifics(question: str, names: Set[str] = frozenset()) -> list[str]:
@@ -445,6 +453,7 @@ class ExtractiveAnswerer:
         # The interviewee's name in a question ("Who does Sysoyev credit…?") names the speaker of
         # every answer, not a fact the evidence must hold: it is never missing from the evidence.
         self._voice = frozenset(w for name in interviewees for w in words(name))
+        self._about_interviewer = about_interviewer_pattern(self._voice)
         # Document frequency per term straight from the BM25 matrix (CSC: one column per term).
         vocab: dict[str, int] = index.bm25.vocab_dict
         df = np.diff(np.asarray(index.bm25.scores["indptr"]))
@@ -482,7 +491,7 @@ class ExtractiveAnswerer:
             kind=expected_type(query.text),
             asked=[t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice],
             yes_no=is_yes_no(query.text),
-            about_interviewer=asks_about_interviewer(query.text),
+            about_interviewer=asks_about_interviewer(query.text, self._about_interviewer),
         )
 
     def signals(

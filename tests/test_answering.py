@@ -11,6 +11,7 @@ from rag.answering import (
     SENTENCE_FEATURES,
     ExtractiveAnswerer,
     ScoredSentence,
+    about_interviewer_pattern,
     asks_about_interviewer,
     case_blind,
     expected_type,
@@ -246,7 +247,16 @@ def test_a_how_many_question_answered_only_by_years_and_names_is_refused(pipelin
     ],
 )
 def test_questions_about_what_the_interviewer_asked_are_told_apart(question: str, about: bool) -> None:
-    assert asks_about_interviewer(question) is about
+    # The interviewee's name comes from the document's metadata, not from the code.
+    assert asks_about_interviewer(question, about_interviewer_pattern(["Yevgeniy Sysoyev"])) is about
+    if "Sysoyev" in question and about:
+        assert not asks_about_interviewer(question)
+        assert asks_about_interviewer(question.replace("Sysoyev", "he"))
+
+
+def test_the_answerer_knows_the_interviewee_from_the_metadata(pipeline: Pipeline) -> None:
+    reading = pipeline.extractive.read(pipeline.retriever.query("What was Sysoyev asked about India?"))
+    assert reading.about_interviewer
 
 
 def test_only_a_question_about_the_interviewer_quotes_the_interviewers_questions(pipeline: Pipeline) -> None:
