@@ -6,7 +6,7 @@ import gzip
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from functools import lru_cache
 from importlib import resources
 
@@ -55,6 +55,15 @@ def british(word: str) -> str:
     return word
 
 
+# What an American spelling that british() changes starts with, or holds.
+_MAYBE_AMERICAN = re.compile(r"^(?:" + "|".join(sorted([*_US_STEMS, *_DOUBLED_L], key=len, reverse=True)) + r")|.{3,}(?:iz|yz)")
+
+
+def british_spellings(american: Iterable[str]) -> frozenset[str]:
+    """The British spellings of the words that have one ("criminalize" → "criminalise")."""
+    return frozenset(uk for word in american if _MAYBE_AMERICAN.match(word) and (uk := british(word)) != word)
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     return str(_STEMMER.stemWord(british(word)))
@@ -76,20 +85,28 @@ def content_terms(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def english_words() -> frozenset[str]:
-    """pyspellchecker's English word list (~160,000 words, rare ones too: "censure", "abettors"),
-    read once per process: words the speller must not "correct". Empty if the package is missing."""
+def english_frequencies() -> dict[str, int]:
+    """pyspellchecker's English word list (~160,000 words, rare ones too: "censure", "abettors")
+    with how often each occurs, read once per process. Empty if the package is missing."""
     try:
         data = resources.files("spellchecker").joinpath("resources/en.json.gz").read_bytes()
     except (ModuleNotFoundError, FileNotFoundError):
-        return frozenset()
-    return frozenset(w for w in json.loads(gzip.decompress(data)) if w.isalpha())
+        return {}
+    return {w: int(n) for w, n in json.loads(gzip.decompress(data)).items() if w.isalpha()}
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The English word list (`english_frequencies`): words the speller must not "correct"."""
+    return frozenset(english_frequencies())
 
 
 @lru_cache(maxsize=4)
 def known_english(model_words: frozenset[str]) -> frozenset[str]:
-    """The embedding model's whole words and the English word list, together (cached per model)."""
-    return model_words | english_words()
+    """The embedding model's whole words and the English word list, together, with the British
+    spellings of their American ones ("prioritise", "defence"; cached per model)."""
+    known = model_words | english_words()
+    return known | british_spellings(known)
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -107,6 +124,17 @@ def _edits(word: str) -> set[str]:
     )
 
 
+def _most_frequent(candidates: Iterable[str], counts: Mapping[str, int], stopwords: bool = False) -> str | None:
+    """The most frequent of the candidates that `counts` holds (5 letters or more; a stopword only
+    with `stopwords`); None when there is none, or when two different words (not two forms of one) tie."""
+    ranked = sorted(
+        ((counts[c], c) for c in candidates if c in counts and len(c) >= 5 and (stopwords or c not in STOPWORDS)), reverse=True
+    )
+    if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0] and stem(ranked[0][1]) != stem(ranked[1][1])):
+        return None
+    return ranked[0][1]
+
+
 class Speller:
     """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist").
 
@@ -118,31 +146,37 @@ class Speller:
     of the corpus's ("Tashkemt" → "Tashkent").
     """
 
-    def __init__(self, texts: Iterable[str], known: Set[str]) -> None:
+    def __init__(self, texts: Iterable[str], known: Set[str], common: Mapping[str, int] | None = None) -> None:
         self._counts = Counter(w for text in texts for w in words(text) if w.isalpha())
         self._stems = {stem(w) for w in self._counts}
         self._known = known
-        self._cache: dict[str, str] = {}
+        self._common = common or {}
+        self._cache: dict[tuple[str, bool], str] = {}
 
-    def correct_word(self, word: str) -> str:
-        cached = self._cache.get(word)
+    def correct_word(self, word: str, english: bool = True) -> str:
+        """`word` corrected into a corpus word, or else, with `english`, into an English word of
+        `common` (how often each occurs: the most frequent one edit away wins)."""
+        cached = self._cache.get((word, english))
         if cached is None:
             if len(self._cache) >= 4096:  # what people type has no end: start over rather than grow
                 self._cache.clear()
-            cached = self._cache[word] = self._correct(word)
+            cached = self._cache[word, english] = self._correct(word, english)
         return cached
 
-    def _correct(self, word: str) -> str:
+    def _correct(self, word: str, english: bool) -> str:
         lower = word.lower()
         if len(lower) < 5 or not lower.isalpha() or lower in self._counts or lower in STOPWORDS or self._is_known(lower):
             return word
         if stem(lower) in self._stems:
             return word
+        edits = _edits(lower)
         # Only into a word worth finding: "sever" is not turned into "ever", nor "abort" into "about".
-        ranked = sorted(((self._counts[c], c) for c in _edits(lower) if c in self._counts and len(c) >= 5 and c not in STOPWORDS), reverse=True)
-        if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0] and stem(ranked[0][1]) != stem(ranked[1][1])):
+        best = _most_frequent(edits, self._counts)
+        if best is None and english:
+            # Not a corpus word: an English one still tells the search what was meant ("attcaks").
+            best = _most_frequent(edits, self._common, stopwords=True)  # "accodring" → "according"
+        if best is None:
             return word
-        best = ranked[0][1]
         return best.upper() if word.isupper() else best.capitalize() if word[0].isupper() else best
 
     def _is_known(self, word: str) -> bool:
@@ -159,12 +193,20 @@ class Speller:
 
     def correct(self, text: str, max_words: int = 64) -> str:
         """`text` with its misspelt words corrected; only its first `max_words` words are looked
-        at (a question is shorter; a 2,000-character paste of nonsense would cost ~60 ms)."""
+        at (a question is shorter; a 2,000-character paste of nonsense would cost ~60 ms).
+
+        A capitalised word inside the text may be a name: it is corrected only into a corpus word
+        ("Tashkemt" → "Tashkent"), never into an English one, unless the whole text is in capitals.
+        """
         seen = 0
+        shouting = text.isupper()
 
         def fix(m: re.Match[str]) -> str:
             nonlocal seen
             seen += 1
-            return self.correct_word(m.group()) if seen <= max_words else m.group()
+            if seen > max_words:
+                return m.group()
+            word = m.group()
+            return self.correct_word(word, english=seen == 1 or word.islower() or shouting)
 
         return _TOKEN.sub(fix, text)

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.index import SearchIndex
-from rag.lexical import Speller, content_terms, known_english, words
+from rag.lexical import Speller, content_terms, english_frequencies, known_english, words
 from rag.settings import Settings
 from rag.types import ChatTurn, Hit
 
@@ -154,7 +154,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         known = known_english(embedder.known_words()) if settings.spell_correct else frozenset()
-        self.speller = Speller((chunk.text for chunk in index.chunks), known) if known else None
+        self.speller = Speller((chunk.text for chunk in index.chunks), known, english_frequencies()) if known else None
         names = [n for n in interviewees if n]
         self._attribution = voice_attribution(names)
         # The interviewee's name is no search term: it is in the byline, but every answer is theirs.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lexical import Speller, british, content_terms, english_words
+from rag.lexical import Speller, british, british_spellings, content_terms, english_words
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
 from rag.types import ChatTurn, Document
@@ -114,6 +114,38 @@ def test_a_misspelt_question_is_searched_as_if_spelt_right(pipeline: Pipeline) -
     off = pipeline.configured(spell_correct=False)
     assert off.retriever.query(typed).text == typed
     assert [(h.chunk.chunk_id, round(h.score, 6)) for h in off.search(typed)] != ranking
+
+
+def test_a_misspelt_english_word_the_interview_lacks_is_corrected_into_english() -> None:
+    common = {"attacks": 900, "attach": 50, "according": 5000, "absence": 80, "criminalize": 3}
+    known = frozenset(common) | british_spellings(common)
+    speller = Speller(["The terrorist crimes were averted."], known, common)
+    assert speller.correct("How many attcaks were averted, accodring to him?") == "How many attacks were averted, according to him?"
+    # The interview's own word comes first ("terorist" is not an English word of the list either).
+    assert speller.correct("terorist attcaks") == "terrorist attacks"
+    # A capitalised word inside a question may be a name: only a corpus word corrects it. The
+    # first word, or a question in capitals, tells nothing by its capital.
+    assert speller.correct("What did Abience say?") == "What did Abience say?"
+    assert speller.correct("Attcaks averted?") == "Attacks averted?"
+    assert speller.correct("HOW MANY ATTCAKS?") == "HOW MANY ATTACKS?"
+    # A British spelling of a known American word is no typo ("criminalise": not "criminalist").
+    assert speller.correct_word("criminalise") == "criminalise"
+    # Without English frequencies, only the corpus's words correct.
+    assert Speller(["The terrorist crimes."], known).correct("attcaks") == "attcaks"
+
+
+def test_british_spellings_of_the_english_word_list_are_known(pipeline: Pipeline) -> None:
+    speller = pipeline.retriever.speller
+    assert speller is not None
+    for word in ("prioritise", "criminalise", "radicalisation", "defence", "favour", "programme", "travelling"):
+        assert speller.correct_word(word) == word
+
+
+def test_a_typo_in_a_word_the_interview_does_not_use_is_searched_as_spelt_right(pipeline: Pipeline) -> None:
+    right = "How many accomplices were arrested in 2015?"
+    typed = "How many accomlpices were arrested in 2015?"
+    assert pipeline.retriever.query(typed).text == right
+    assert [c.quote for c in pipeline.ask(typed).citations] == [c.quote for c in pipeline.ask(right).citations]
 
 
 def test_the_interviewee_comes_from_the_metadata() -> None:
