@@ -136,14 +136,16 @@ def _most_frequent(candidates: Iterable[str], counts: Mapping[str, int], stopwor
 
 
 class Speller:
-    """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist").
+    """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist"), or
+    else to English words (`common`: word → how often it occurs; "attcaks" → "attacks").
 
     A word is corrected only when it is long enough to judge (5 letters or more); neither the
     corpus nor the `known` words (an English vocabulary: `known_english`) hold it, its stem or the
     word it inflects ("foiled": "foil"); and one edit turns it into a corpus word of 5 letters or
-    more — the most frequent one, unless two different words tie. So "funded" stays "funded" (a known word)
-    though "founded" is one edit away, and a name stays as typed unless it is one edit from one
-    of the corpus's ("Tashkemt" → "Tashkent").
+    more — the most frequent one, unless two different words tie — or, failing that, into an
+    English word of `common` the same way. So "funded" stays "funded" (a known word) though
+    "founded" is one edit away, and a capitalised word inside a question (maybe a name) stays as
+    typed unless it is one edit from one of the corpus's ("Tashkemt" → "Tashkent").
     """
 
     def __init__(self, texts: Iterable[str], known: Set[str], common: Mapping[str, int] | None = None) -> None:
