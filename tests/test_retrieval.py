@@ -4,8 +4,11 @@ and what it changes on the real index."""
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag.lexical import content_terms, words
 from rag.pipeline import Pipeline
@@ -52,3 +55,31 @@ def test_a_word_only_one_chunk_has_brings_that_chunk_first(pipeline: Pipeline) -
     assert len(rare) > 100
     first = sum(w in words(pipeline.retriever.retrieve(f"What does the interview say about {w}?", 1)[0].chunk.text) for w in rare)
     assert first / len(rare) >= 0.6
+
+
+_SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(dense=_SCORES, bm25=_SCORES, zeros=st.integers(min_value=0, max_value=10), boost=st.floats(min_value=0.01, max_value=5.0))
+def test_a_better_score_never_costs_a_chunk_its_place(dense: list[float], bm25: list[float], zeros: int, boost: float) -> None:
+    """Raising one chunk's score in one ranking never moves it down the fused order, and every
+    fused score is at least 0 (Samuelson: no z is above √(n-1), so a chunk's own z grows with its
+    score while the others' can only fall)."""
+    chunks = [object()] * 32
+    index = SimpleNamespace(chunks=chunks)  # fuse reads only the chunk list
+
+    def ranking(scores: list[float], offset: int) -> list[tuple[int, float]]:
+        return sorted(((offset + i, s) for i, s in enumerate(scores)), key=lambda x: -x[1])
+
+    def order(d: list[float]) -> list[int]:
+        rankings = [Ranking(ranking(d, 0), 0.5), Ranking(ranking(bm25, 3), 1.0, zeros=zeros)]
+        hits = fuse(index, rankings, rankings[0].results, rankings[1].results, 32, 60, "zscores")  # type: ignore[arg-type]
+        assert all(h.score >= 0 for h in hits)
+        return [h.position for h in hits]
+
+    before = order(dense)
+    raised = [dense[0] + boost, *dense[1:]]
+    after = order(raised)
+    if 0 in before:
+        assert after.index(0) <= before.index(0)
