@@ -139,7 +139,7 @@ def markdown(results: Sequence[RunResult], created: str, setup: dict[str, object
         if isinstance(settings, dict):
             picked = {
                 k: settings.get(k)
-                for k in ("model_name", "chunk_sentences", "chunk_overlap", "top_k", "candidates", "llm_backend")
+                for k in ("model_name", "chunk_sentences", "chunk_overlap", "top_k", "candidates", "fusion", "spell_correct", "llm_backend")
             }
             lines.append("Settings: " + ", ".join(f"{k}={v}" for k, v in picked.items()))
     lines += ["", summary_table(results), ""]
