@@ -95,17 +95,12 @@ def english_frequencies() -> dict[str, int]:
     return {w: int(n) for w, n in json.loads(gzip.decompress(data)).items() if w.isalpha()}
 
 
-@lru_cache(maxsize=1)
-def english_words() -> frozenset[str]:
-    """The English word list (`english_frequencies`): words the speller must not "correct"."""
-    return frozenset(english_frequencies())
-
-
 @lru_cache(maxsize=4)
 def known_english(model_words: frozenset[str]) -> frozenset[str]:
-    """The embedding model's whole words and the English word list, together, with the British
-    spellings of their American ones ("prioritise", "defence"; cached per model)."""
-    known = model_words | english_words()
+    """The embedding model's whole words and the English word list (`english_frequencies`): words
+    the speller must not "correct", with the British spellings of their American ones
+    ("prioritise", "defence"; cached per model)."""
+    known = model_words.union(english_frequencies())
     return known | british_spellings(known)
 
 

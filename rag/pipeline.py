@@ -61,13 +61,14 @@ class Pipeline:
         self.index = index
         self.documents = documents
         self.build_report = build_report
-        self.retriever = Retriever(index, embedder, settings, [d.interviewee for d in documents.values()])
+        interviewees = [d.interviewee for d in documents.values() if d.interviewee]
+        self.retriever = Retriever(index, embedder, settings, interviewees)
         self.extractive = ExtractiveAnswerer(
             index,
             {d: doc.text for d, doc in documents.items()},
             settings,
             published={d: doc.year for d, doc in documents.items() if doc.year is not None},
-            interviewees=[d.interviewee for d in documents.values() if d.interviewee],
+            interviewees=interviewees,
         )
         self.llm = llm
         self.loaded_at = time.time()

@@ -234,7 +234,7 @@ class Retriever:
         rankings = [
             Ranking(dense, s.dense_weight),
             Ranking(sentences, s.sentence_weight),
-            Ranking(lexical, s.bm25_weight, zeros=max(0, scored_by_bm25 - len(lexical)) if lexical else 0),
+            Ranking(lexical, s.bm25_weight, zeros=max(0, scored_by_bm25 - len(lexical))),
         ]
         return fuse(self.index, rankings, dense, lexical, top_k, s.rrf_k, s.fusion)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lexical import Speller, british, british_spellings, content_terms, english_words
+from rag.lexical import Speller, british, british_spellings, content_terms, english_frequencies
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
 from rag.types import ChatTurn, Document
@@ -192,7 +192,7 @@ def test_the_interviewee_is_no_search_term(pipeline: Pipeline) -> None:
 def test_rare_english_words_are_not_typos(pipeline: Pipeline) -> None:
     # Not in the embedding model's 22k-word vocabulary, one edit from an interview word, yet real:
     # the English word list (pyspellchecker's) keeps them as typed.
-    assert len(english_words()) > 100_000 and "abettors" in english_words()
+    assert len(english_frequencies()) > 100_000 and "abettors" in english_frequencies()
     speller = pipeline.retriever.speller
     assert speller is not None
     for word in ("censure", "belated", "derision", "affective", "resent", "defection"):
