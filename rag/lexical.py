@@ -64,9 +64,107 @@ def british_spellings(american: Iterable[str]) -> frozenset[str]:
     return frozenset(uk for word in american if _MAYBE_AMERICAN.match(word) and (uk := british(word)) != word)
 
 
+# A people's or country's adjective and the country's name are one term ("Afghan" finds
+# "Afghanistan", "Belarusian" finds "Belarus"). Single words only; none that is also a common
+# word ("Polish", "Turkey"; "German" would take "germane" along, "French" the "francs" that "France"
+# stems with) or a language that names more than one country ("English", "Arabic").
+_DEMONYMS = {
+    "afghanistan": "afghan afghans",
+    "africa": "african africans",
+    "albania": "albanian albanians",
+    "algeria": "algerian algerians",
+    "america": "american americans americas",
+    "argentina": "argentine argentines argentinian argentinians",
+    "armenia": "armenian armenians",
+    "asia": "asian asians",
+    "australia": "australian australians",
+    "austria": "austrian austrians",
+    "azerbaijan": "azerbaijani azerbaijanis azeri azeris",
+    "bangladesh": "bangladeshi bangladeshis",
+    "belarus": "belarusian belarusians belarusan byelorussian",
+    "belgium": "belgian belgians",
+    "brazil": "brazilian brazilians",
+    "britain": "british briton britons",
+    "bulgaria": "bulgarian bulgarians",
+    "cambodia": "cambodian cambodians",
+    "canada": "canadian canadians",
+    "chechnya": "chechen chechens",
+    "china": "chinese",
+    "croatia": "croatian croatians",
+    "denmark": "danish dane danes",
+    "egypt": "egyptian egyptians",
+    "estonia": "estonian estonians",
+    "ethiopia": "ethiopian ethiopians",
+    "europe": "european europeans",
+    "finland": "finnish finn finns",
+    "georgia": "georgian georgians",
+    "greece": "greek greeks",
+    "hungary": "hungarian hungarians",
+    "india": "indian indians",
+    "indonesia": "indonesian indonesians",
+    "iran": "iranian iranians",
+    "iraq": "iraqi iraqis",
+    "ireland": "irish",
+    "israel": "israeli israelis",
+    "italy": "italian italians",
+    "japan": "japanese",
+    "jordan": "jordanian jordanians",
+    "kazakhstan": "kazakh kazakhs kazakhstani kazakhstanis",
+    "kenya": "kenyan kenyans",
+    "korea": "korean koreans",
+    "kuwait": "kuwaiti kuwaitis",
+    "kyrgyzstan": "kyrgyz kirghiz",
+    "latvia": "latvian latvians",
+    "lebanon": "lebanese",
+    "libya": "libyan libyans",
+    "lithuania": "lithuanian lithuanians",
+    "malaysia": "malaysian malaysians",
+    "mexico": "mexican mexicans",
+    "moldova": "moldovan moldovans",
+    "mongolia": "mongolian mongolians",
+    "morocco": "moroccan moroccans",
+    "nepal": "nepalese nepali nepalis",
+    "netherlands": "dutch",
+    "nigeria": "nigerian nigerians",
+    "norway": "norwegian norwegians",
+    "pakistan": "pakistani pakistanis",
+    "palestine": "palestinian palestinians",
+    "philippines": "filipino filipinos philippine",
+    "portugal": "portuguese",
+    "qatar": "qatari qataris",
+    "romania": "romanian romanians",
+    "russia": "russian russians",
+    "serbia": "serbian serbians serb serbs",
+    "somalia": "somali somalis",
+    "spain": "spanish spaniard spaniards",
+    "sudan": "sudanese",
+    "sweden": "swedish swede swedes",
+    "switzerland": "swiss",
+    "syria": "syrian syrians",
+    "tajikistan": "tajik tajiks tajikistani",
+    "thailand": "thai thais",
+    "tibet": "tibetan tibetans",
+    "tunisia": "tunisian tunisians",
+    "turkmenistan": "turkmen turkmens",
+    "ukraine": "ukrainian ukrainians",
+    "uzbekistan": "uzbek uzbeks uzbekistani",
+    "vietnam": "vietnamese",
+    "yemen": "yemeni yemenis",
+}
+
+
+def _stem_word(word: str) -> str:
+    return str(_STEMMER.stemWord(british(word)))
+
+
+_DEMONYM_STEMS = {_stem_word(d): _stem_word(country) for country, ds in _DEMONYMS.items() for d in ds.split()}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return str(_STEMMER.stemWord(british(word)))
+    """The word's search term: British spelling, Snowball stem, and a country for its adjective."""
+    term = _stem_word(word)
+    return _DEMONYM_STEMS.get(term, term)
 
 
 def word_spans(text: str) -> list[re.Match[str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lexical import Speller, british, british_spellings, content_terms, english_frequencies
+from rag.lexical import _DEMONYMS, Speller, british, british_spellings, content_terms, english_frequencies, stem
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
 from rag.types import ChatTurn, Document
@@ -54,6 +54,34 @@ def test_an_american_spelling_finds_the_british_text(pipeline: Pipeline) -> None
     uk = bm25.search("Which regional organisations does the Executive Committee work with?")
     assert [h.chunk.chunk_id for h in us] == [h.chunk.chunk_id for h in uk]
     assert [h.score for h in us] == pytest.approx([h.score for h in uk])
+
+
+@pytest.mark.parametrize(
+    ("adjective", "country"),
+    [("Afghan", "Afghanistan"), ("Afghans", "Afghanistan"), ("Belarusian", "Belarus"), ("Chinese", "China"), ("Kyrgyz", "Kyrgyzstan"), ("Mongolian", "Mongolia")],
+)
+def test_a_country_adjective_is_the_country_term(adjective: str, country: str) -> None:
+    assert content_terms(f"Which {adjective} ministry?") == content_terms(f"Which {country} ministry?")
+
+
+def test_words_that_only_look_like_a_country_adjective_stay_apart() -> None:
+    assert stem("polish") != stem("poland")
+    assert stem("germane") != stem("germany")
+    # No common English word outside the table shares a table word's term.
+    table = {w for country, adjectives in _DEMONYMS.items() for w in (country, *adjectives.split())}
+    terms = {stem(w) for w in table}
+    clashes = [w for w, n in english_frequencies().items() if n >= 100 and w not in table and stem(w) in terms]
+    assert clashes == []
+
+
+def test_a_country_adjective_finds_the_country(pipeline: Pipeline) -> None:
+    # The interview writes "Afghanistan" and "Belarus"; BM25 alone has no other way to match.
+    bm25 = pipeline.configured(retrieval="bm25")
+    for adjective, country in (("Afghan", "Afghanistan"), ("Belarusian", "Belarus")):
+        by_adjective = [(h.chunk.chunk_id, h.score) for h in bm25.search(f"{adjective} authorities")]
+        by_country = [(h.chunk.chunk_id, h.score) for h in bm25.search(f"{country} authorities")]
+        assert by_adjective == by_country
+        assert any(country in h.chunk.text for h in bm25.search(adjective))
 
 
 @pytest.mark.parametrize(
