@@ -24,7 +24,7 @@ import numpy as np
 
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
-from rag.lexical import content_terms, stem, word_spans, words
+from rag.lexical import content_terms, quantities, quantity_values, stem, word_spans, words
 from rag.retrieval import Query
 from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
@@ -106,6 +106,7 @@ class Reading(NamedTuple):
     terms: list[str]  # content terms of the question (and its context, for a follow-up)
     kind: str | None  # the kind of answer it wants (expected_type)
     asked: list[str]  # its numbers and names (specifics)
+    asked_values: list[float | None]  # the value of each of `asked` that is a number ("1,500": 1500.0)
     yes_no: bool
     about_interviewer: bool  # it asks what the interviewer asked (asks_about_interviewer)
 
@@ -259,6 +260,20 @@ def specifics(question: str, names: Set[str] = frozenset()) -> list[str]:
         if token.lower() in _QUESTION_WORDS or _PRONOUN_I.fullmatch(token):
             continue
         out.append(token)
+    return out
+
+
+def asked_values(question: str, asked: Sequence[str]) -> list[float | None]:
+    """The value of each number among a question's specifics, read with the scale word after it
+    ("200,000" → 200000.0, "200 thousand" → 200000.0); None for a name."""
+    spans = quantities(question)
+    out: list[float | None] = []
+    for token in asked:
+        value = None
+        if token[:1].isdigit():
+            at = question.find(token)
+            value = next((v for start, end, v in spans if start <= at < end), None)
+        out.append(value)
     return out
 
 
@@ -486,10 +501,12 @@ class ExtractiveAnswerer:
 
     def read(self, query: Query) -> Reading:
         """What the scorer and the abstention signals need from the question, read once per answer."""
+        asked = [t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice]
         return Reading(
             terms=content_terms(query.full),
             kind=expected_type(query.text),
-            asked=[t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice],
+            asked=asked,
+            asked_values=asked_values(query.text, asked),
             yes_no=is_yes_no(query.text),
             about_interviewer=asks_about_interviewer(query.text, self._about_interviewer),
         )
@@ -500,12 +517,20 @@ class ExtractiveAnswerer:
         terms, kind = reading.terms, reading.kind
         present: set[str] = set()
         vocabulary: set[str] = set()
+        values: set[float] = set()
         for hit in hits[:3]:
-            chunk_terms, chunk_words = term_sets(embedding_text(hit.chunk))
+            text = embedding_text(hit.chunk)
+            chunk_terms, chunk_words = term_sets(text)
             present |= chunk_terms
             vocabulary |= chunk_words
+            values |= quantity_values(text)
         vocabulary |= present
-        missing = sum(1 for token in reading.asked if not _present(token, vocabulary))
+        # A number is there however it is written: "1,500" is "1500", "1000" is "about a thousand".
+        missing = sum(
+            1
+            for token, value in zip(reading.asked, reading.asked_values, strict=True)
+            if not (_present(token, vocabulary) or (value is not None and value in values))
+        )
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
             dense=max((s.dense for s in scored), default=0.0),

@@ -177,9 +177,13 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _TOKEN.findall(text)]
 
 
+_DIGIT_GROUP = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
 def content_terms(text: str) -> list[str]:
-    """Stemmed tokens without stopwords: what BM25 indexes and what coverage counts."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """Stemmed tokens without stopwords: what BM25 indexes and what coverage counts. A number's
+    thousands separators go ("1,500" is the term "1500")."""
+    return [stem(w) for w in words(_DIGIT_GROUP.sub("", text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
 @lru_cache(maxsize=1)
@@ -305,3 +309,67 @@ class Speller:
             return self.correct_word(word, english=seen == 1 or word.islower() or shouting)
 
         return _TOKEN.sub(fix, text)
+
+
+# Quantities, however they are written: "1500", "1,500", "two hundred", "about a thousand",
+# "200 thousand", "1.5 million", "one hundred and fifty".
+_UNITS = {
+    w: n
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()  # noqa: SIM905
+    )
+}
+_TENS = {w: 10 * n for n, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}  # noqa: SIM905
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_NUMBER_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "a"], key=len, reverse=True))
+_QUANTITY = re.compile(
+    rf"(?<![\w.,])(?:(?P<digits>{_DIGITS})(?:[\s-]+(?P<scale>hundred|thousand|million|billion)s?\b)?"
+    rf"|(?P<spelt>(?:{_NUMBER_WORD})(?:(?:\s+and\s+|[\s-]+)(?:{_NUMBER_WORD}))*)\b)",
+    re.IGNORECASE,
+)
+
+
+def _spelt_value(phrase: str) -> float | None:
+    """The value of spelt-out number words ("one hundred and fifty" → 150); None for "a" alone."""
+    total, current, seen = 0, 0, False
+    for word in re.findall(r"[a-z]+", phrase.lower()):
+        if word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word in _SCALES:
+            scale = _SCALES[word]
+            current = max(current, 1) * scale  # "a thousand", "hundred"
+            if scale > 100:
+                total, current = total + current, 0
+        elif word == "a":
+            continue
+        else:  # "and"
+            continue
+        seen = True
+    return float(total + current) if seen else None
+
+
+def quantities(text: str) -> list[tuple[int, int, float]]:
+    """Every quantity in `text` as (start, end, value): "1,500" and "1500" are 1500.0, "200
+    thousand" 200000.0, "about a thousand" 1000.0 (the "about" is not part of it)."""
+    found = []
+    for m in _QUANTITY.finditer(text):
+        if m.group("digits"):
+            value = float(m.group("digits").replace(",", ""))
+            if m.group("scale"):
+                value *= _SCALES[m.group("scale").lower()]
+        else:
+            spelt = _spelt_value(m.group("spelt"))
+            if spelt is None:
+                continue
+            value = spelt
+        found.append((m.start(), m.end(), value))
+    return found
+
+
+@lru_cache(maxsize=65536)
+def quantity_values(text: str) -> frozenset[float]:
+    """The values of `quantities(text)`, computed once per distinct text."""
+    return frozenset(value for _, _, value in quantities(text))

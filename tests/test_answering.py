@@ -22,6 +22,7 @@ from rag.answering import (
     sentence_weights,
     specifics,
 )
+from rag.lexical import quantities
 from rag.pipeline import Pipeline
 from rag.types import ChatTurn, Document
 
@@ -348,6 +349,41 @@ def test_the_pronoun_i_is_no_missing_name(pipeline: Pipeline) -> None:
     _, evidence = pipeline.evidence(question)
     assert evidence.signals.missing == 0.0
     assert pipeline.ask(question).answerable
+
+
+def _written_otherwise(value: float) -> list[str]:
+    """Ways to write `value` in digits that the interview does not use: with thousands separators,
+    and as a count of thousands."""
+    n = int(value)
+    forms = [f"{n:,}", str(n)]
+    if n >= 1000 and n % 1000 == 0:
+        forms.append(f"{n // 1000} thousand")
+    return forms
+
+
+def test_a_number_written_another_way_is_no_missing_fact(pipeline: Pipeline) -> None:
+    """Every count the interview states in a sentence ("1500", "two hundred", "about a thousand",
+    "200 thousand"), asked about as digits written otherwise ("1,500", "200", "1000", "200,000"),
+    is found in the evidence; a number the interview never states still is not."""
+    text = pipeline.document("sysoyev-interview").text
+    checked = 0
+    for chunk in pipeline.index.chunks:
+        for span in chunk.sentences:
+            sentence = text[span.start : span.end]
+            for start, end, value in quantities(sentence):
+                if value < 100 or 1900 <= value <= 2100:  # counts, not years or small words
+                    continue
+                for form in _written_otherwise(value):
+                    if form == sentence[start:end]:
+                        continue
+                    asked = f"Is it true that {sentence[:start]}{form}{sentence[end:]}".rstrip(".") + "?"
+                    _, evidence = pipeline.evidence(asked)
+                    assert evidence.signals.missing == 0.0, asked
+                    checked += 1
+                wrong = f"Is it true that {sentence[:start]}{int(value) * 3 + 7:,}{sentence[end:]}".rstrip(".") + "?"
+                _, evidence = pipeline.evidence(wrong)
+                assert evidence.signals.missing >= 1.0, wrong
+    assert checked >= 10
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lexical import _DEMONYMS, Speller, british, british_spellings, content_terms, english_frequencies, stem
+from rag.lexical import (
+    _DEMONYMS,
+    Speller,
+    british,
+    british_spellings,
+    content_terms,
+    english_frequencies,
+    quantities,
+    stem,
+)
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
 from rag.types import ChatTurn, Document
@@ -54,6 +63,32 @@ def test_an_american_spelling_finds_the_british_text(pipeline: Pipeline) -> None
     uk = bm25.search("Which regional organisations does the Executive Committee work with?")
     assert [h.chunk.chunk_id for h in us] == [h.chunk.chunk_id for h in uk]
     assert [h.score for h in us] == pytest.approx([h.score for h in uk])
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("1500 weapons", [1500]),
+        ("1,500 weapons", [1500]),
+        ("200,000 materials", [200_000]),
+        ("almost 200 thousand materials", [200_000]),
+        ("1.5 million dollars", [1_500_000]),
+        ("two hundred improvised explosive devices", [200]),
+        ("about a thousand abettors", [1000]),
+        ("one hundred and fifty terrorists", [150]),
+        ("twenty-five", [25]),
+        ("three thousand four hundred and two", [3402]),
+        ("in 2015, 167 crimes", [2015, 167]),
+        ("a plan with no number", []),
+    ],
+)
+def test_quantities_are_read_however_they_are_written(text: str, values: list[float]) -> None:
+    assert [v for _, _, v in quantities(text)] == values
+
+
+def test_thousands_separators_do_not_split_a_number_into_terms() -> None:
+    assert content_terms("Were 1,500 weapons seized?") == content_terms("Were 1500 weapons seized?")
+    assert content_terms("1,2 and 3,4567") == ["1", "2", "3", "4567"]
 
 
 @pytest.mark.parametrize(
