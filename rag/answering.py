@@ -263,6 +263,23 @@ def specifics(question: str, names: Set[str] = frozenset()) -> list[str]:
     return out
 
 
+def _words_and_values(text: str) -> tuple[frozenset[str], frozenset[float]]:
+    terms, vocabulary = term_sets(text)
+    return terms | vocabulary, quantity_values(text)
+
+
+def _missing(reading: Reading, vocabulary: Set[str], values: Set[float]) -> int:
+    """How many of the question's numbers and names are not in the text these were read from.
+
+    A number is there however it is written: "1,500" is "1500", "1000" is "about a thousand".
+    """
+    return sum(
+        1
+        for token, value in zip(reading.asked, reading.asked_values, strict=True)
+        if not (_present(token, vocabulary) or (value is not None and value in values))
+    )
+
+
 def asked_values(question: str, asked: Sequence[str]) -> list[float | None]:
     """The value of each number among a question's specifics, read with the scale word after it
     ("200,000" → 200000.0, "200 thousand" → 200000.0); None for a name."""
@@ -482,6 +499,13 @@ class ExtractiveAnswerer:
             if chunk.kind == "answer" and section >= 0 and section not in self._lead_sentence:
                 first = chunk.sentences[0]
                 self._lead_sentence[section] = SentenceKey(chunk.doc_id, first.start, first.end)
+        # What each interview question and its answer say, for the names a question asks about.
+        section_text: dict[int, list[str]] = {}
+        for position, chunk in enumerate(index.chunks):
+            section = index.chunk_section[position]
+            if section >= 0:
+                section_text.setdefault(section, [chunk.section or ""]).append(chunk.text)
+        self._section_words = {section: _words_and_values(" ".join(parts)) for section, parts in section_text.items()}
         # The sentence after each answer sentence, within its answer (chunks never cross answers).
         self._next_sentence: dict[SentenceKey, SentenceKey] = {}
         for chunk in index.chunks:
@@ -526,11 +550,7 @@ class ExtractiveAnswerer:
             values |= quantity_values(text)
         vocabulary |= present
         # A number is there however it is written: "1,500" is "1500", "1000" is "about a thousand".
-        missing = sum(
-            1
-            for token, value in zip(reading.asked, reading.asked_values, strict=True)
-            if not (_present(token, vocabulary) or (value is not None and value in values))
-        )
+        missing = _missing(reading, vocabulary, values)
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
             dense=max((s.dense for s in scored), default=0.0),
@@ -568,16 +588,25 @@ class ExtractiveAnswerer:
         w = self.settings
         leads: dict[SentenceKey, float] = {}
         threshold = min(w.answer_match_threshold, w.answer_yes_no_threshold) if reading.yes_no else w.answer_match_threshold
-        for hit in hits:
+        restated = []
+        for rank, hit in enumerate(hits, 1):
             section = self.index.chunk_section[hit.position]
             lead = self._lead_sentence.get(section)
             if lead is not None:
                 match = float(self.index.section_vectors[section] @ vector)
                 if match >= threshold:
-                    leads[lead] = match
-                    if lead not in seen and lead.doc_id == hit.chunk.doc_id:
-                        seen.add(lead)
-                        candidates.append((lead, hit, hits.index(hit) + 1))
+                    restated.append((match, section, lead, hit, rank))
+        # Restating an interview question is not enough when the question names what that
+        # exchange never mentions ("Does RATS work with the CIS?" is not "Do RATS' experts
+        # cooperate with India…?"): then no interview question is taken as restated.
+        if restated and not _missing(reading, *self._section_words[max(restated, key=lambda r: r[0])[1]]):
+            for match, section, lead, hit, rank in restated:
+                if _missing(reading, *self._section_words[section]):
+                    continue
+                leads[lead] = max(match, leads.get(lead, 0.0))
+                if lead not in seen and lead.doc_id == hit.chunk.doc_id:
+                    seen.add(lead)
+                    candidates.append((lead, hit, rank))
         rows = [self.index.sentence_row[k] for k, _, _ in candidates]
         sentence_cos = self.index.sentence_vectors[rows] @ vector
         kind, asked = reading.kind, reading.asked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import re
 from collections import Counter
@@ -373,3 +374,87 @@ def quantities(text: str) -> list[tuple[int, int, float]]:
 def quantity_values(text: str) -> frozenset[float]:
     """The values of `quantities(text)`, computed once per distinct text."""
     return frozenset(value for _, _, value in quantities(text))
+
+
+# Names and their acronyms: "Regional Anti-Terrorist Structure" is the corpus's "RATS", "United
+# Nations" its "UN", and "UNODC" its "UN Office for Drugs and Crime".
+_CAPITALISED = r"(?:[A-Z][\w’'\-]*)"
+_JOINER = r"(?:of|and|for|the|on|in|&)"
+_NAME_RUN = re.compile(rf"{_CAPITALISED}(?: +(?:{_JOINER} +)*{_CAPITALISED})*")  # one line, no comma
+_LEADING = re.compile(r"^(?:(?:The|A|An|And|But|Or|In|On|Of|For|As|At|By|With|To|From)\s+)+")
+_ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
+
+
+def _initials(word: str) -> str:
+    """What a capitalised word gives an acronym: an acronym itself ("UN"), each capitalised part
+    of a hyphenated word ("Anti-Terrorist": "AT"), or its first letter."""
+    word = re.sub(r"['’]s?$", "", word)
+    if len(word) > 1 and word.isupper():
+        return word
+    return "".join(part[0] for part in word.split("-") if part[:1].isupper())
+
+
+def _runs(text: str) -> list[tuple[int, int, str]]:
+    """Every span of two or more capitalised words in a row (with "of", "and"… between them) and
+    the acronym their initials make: (start, end, acronym)."""
+    out = []
+    for run in _NAME_RUN.finditer(text):
+        caps = list(re.finditer(_CAPITALISED, run.group()))
+        for i, j in itertools.combinations(range(len(caps) + 1), 2):
+            if j - i >= 2:
+                start, end = run.start() + caps[i].start(), run.start() + caps[j - 1].end()
+                out.append((start, end, "".join(_initials(m.group()) for m in caps[i:j])))
+    return out
+
+
+class Acronyms:
+    """Rewrites a question's names into the form the corpus uses: a name the corpus writes only
+    as an acronym becomes the acronym ("United Nations" → "UN"), and an acronym the corpus never
+    uses becomes the name it abbreviates there ("UNODC" → "UN Office for Drugs and Crime").
+
+    Only whole words in capitals count. A two-letter acronym stands for a name only when none of
+    the name's words is one the corpus writes capitalised ("Security Council" stays, as the
+    interview has "Information Security"): two initials coincide too easily. An acronym is spelt
+    out only into a whole name of three words or more that no other name of the corpus shares
+    the initials of, and only when it has four letters or more.
+    """
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        texts = list(texts)
+        self._acronyms = {m.group().rstrip("s") if m.group()[:-1].isupper() and m.group().endswith("s") else m.group() for t in texts for m in _ACRONYM.finditer(t)}
+        self._capitalised = {m.group().lower() for t in texts for m in re.finditer(_CAPITALISED, t)}
+        self._texts = texts
+        # What the corpus's whole names (not parts of one) abbreviate to, when only one name does.
+        names: dict[str, set[str]] = {}
+        for t in texts:
+            for run in _NAME_RUN.finditer(t):
+                name = _LEADING.sub("", run.group())
+                words_in = re.findall(_CAPITALISED, name)
+                if len(words_in) >= 3:
+                    names.setdefault("".join(_initials(w) for w in words_in), set()).add(name)
+        self._names = {a: next(iter(n)) for a, n in names.items() if len(n) == 1 and len(a) >= 4}
+
+    def _in_corpus(self, phrase: str) -> bool:
+        return any(phrase in t for t in self._texts)
+
+    def rewrite(self, text: str) -> str:
+        """`text` with its names in the corpus's form (the text is searched, never quoted)."""
+        rest = [w for w in re.findall(r"[^\W\d_][\w’'\-]*", text)[1:]]
+        if text.isupper() or (len(rest) >= 3 and sum(w[0].isupper() for w in rest) >= 0.8 * len(rest)):
+            return text  # In Title Case ("How Many Crimes In Syria…") capitals mark no name.
+        spans: list[tuple[int, int, str]] = []
+        for start, end, acronym in sorted(_runs(text), key=lambda r: r[0] - r[1]):  # longest first
+            if acronym not in self._acronyms or any(s < end and start < e for s, e, _ in spans):
+                continue
+            phrase = " ".join(text[start:end].split())
+            if self._in_corpus(phrase):
+                continue
+            if len(acronym) == 2 and any(w.lower() in self._capitalised for w in re.findall(_CAPITALISED, phrase)):
+                continue
+            spans.append((start, end, acronym))
+        for m in _ACRONYM.finditer(text):
+            if m.group() not in self._acronyms and m.group() in self._names and not any(s < m.end() and m.start() < e for s, e, _ in spans):
+                spans.append((m.start(), m.end(), self._names[m.group()]))
+        for start, end, replacement in sorted(spans, reverse=True):
+            text = text[:start] + replacement + text[end:]
+        return text

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.index import SearchIndex
-from rag.lexical import Speller, content_terms, english_frequencies, known_english, words
+from rag.lexical import Acronyms, Speller, content_terms, english_frequencies, known_english, words
 from rag.settings import Settings
 from rag.types import ChatTurn, Hit
 
@@ -155,6 +155,7 @@ class Retriever:
         self.settings = settings
         known = known_english(embedder.known_words()) if settings.spell_correct else frozenset()
         self.speller = Speller((chunk.text for chunk in index.chunks), known, english_frequencies()) if known else None
+        self.acronyms = Acronyms(chunk.text for chunk in index.chunks)
         names = [n for n in interviewees if n]
         self._attribution = voice_attribution(names)
         # The interviewee's name is no search term: it is in the byline, but every answer is theirs.
@@ -162,12 +163,14 @@ class Retriever:
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
-        without "according to <the interviewee>"."""
+        names in the corpus's form ("United Nations" → "UN", see Acronyms), without "according to
+        <the interviewee>"."""
         return build_query(question, history, self._rewrite)
 
     def _rewrite(self, text: str) -> str:
         if self.speller:
             text = self.speller.correct(text)
+        text = self.acronyms.rewrite(text)
         if self._attribution and self._attribution.search(text):
             text = plain_question(self._attribution.sub("", text).strip(" ,"))
         return text

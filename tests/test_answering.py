@@ -351,6 +351,20 @@ def test_the_pronoun_i_is_no_missing_name(pipeline: Pipeline) -> None:
     assert pipeline.ask(question).answerable
 
 
+def test_a_yes_no_question_naming_what_the_restated_exchange_lacks_is_answered_by_the_text(pipeline: Pipeline) -> None:
+    """ "Does RATS work with the CIS?" is close enough to "Do the SCO RATS' experts cooperate with
+    their colleagues from India, Pakistan…?" to pass for a restatement of it, but that exchange never
+    names the CIS: the answer quotes the sentence that does, not that answer's opening."""
+    for question, name in (("Does RATS work with the CIS?", "CIS"), ("Does RATS cooperate with the UN?", "UN")):
+        quotes = [c.quote for c in pipeline.ask(question).citations]
+        assert quotes and name in quotes[0].split()
+    # A question that restates an exchange and names only what it names still gets its opening.
+    question = "Do the SCO RATS experts cooperate with their colleagues from India and Pakistan?"
+    _, evidence = pipeline.evidence(question)
+    lead = SENTENCE_FEATURES.index("lead_match")
+    assert evidence.chosen[0].features[lead] > 0
+
+
 def _written_otherwise(value: float) -> list[str]:
     """Ways to write `value` in digits that the interview does not use: with thousands separators,
     and as a count of thousands."""

@@ -8,6 +8,7 @@ import pytest
 
 from rag.lexical import (
     _DEMONYMS,
+    Acronyms,
     Speller,
     british,
     british_spellings,
@@ -89,6 +90,47 @@ def test_quantities_are_read_however_they_are_written(text: str, values: list[fl
 def test_thousands_separators_do_not_split_a_number_into_terms() -> None:
     assert content_terms("Were 1,500 weapons seized?") == content_terms("Were 1500 weapons seized?")
     assert content_terms("1,2 and 3,4567") == ["1", "2", "3", "4567"]
+
+
+_ACRONYM_TEXT = (
+    "The NATO summit met the EU. Talks with the UN Office for Drugs and Crime, and with the WHO, went on. "
+    "The Information Security agreement and the SC resolution were signed in Geneva."
+)
+
+
+@pytest.mark.parametrize(
+    ("asked", "searched"),
+    [
+        # A name the text writes only as an acronym becomes the acronym.
+        ("Did the North Atlantic Treaty Organization meet?", "Did the NATO meet?"),
+        ("What did the European Union say?", "What did the EU say?"),
+        ("Is the World Health Organization's work named?", "Is the WHO work named?"),
+        # An acronym the text never uses becomes the name it spells out there.
+        ("Did they talk with the UNODC?", "Did they talk with the UN Office for Drugs and Crime?"),
+        # Two initials coincide too easily: not when a word of the name is one the text capitalises.
+        ("What did the Security Council decide?", "What did the Security Council decide?"),
+        # Names the text has as written, names with no acronym in the text, and Title Case stay.
+        ("Was the Information Security agreement signed?", "Was the Information Security agreement signed?"),
+        ("Did the Warsaw Pact meet?", "Did the Warsaw Pact meet?"),
+        ("Did The North Atlantic Treaty Organization Meet In Geneva?", "Did The North Atlantic Treaty Organization Meet In Geneva?"),
+        ("DID THE NORTH ATLANTIC TREATY ORGANIZATION MEET?", "DID THE NORTH ATLANTIC TREATY ORGANIZATION MEET?"),
+    ],
+)
+def test_names_are_searched_in_the_form_the_text_uses(asked: str, searched: str) -> None:
+    assert Acronyms([_ACRONYM_TEXT]).rewrite(asked) == searched
+
+
+def test_a_spelt_out_name_is_answered_as_its_acronym(pipeline: Pipeline) -> None:
+    # The interview writes "UN", "CIS", "CSTO" and "RATS" only as acronyms.
+    for spelt, short in (
+        ("Does the Regional Anti-Terrorist Structure cooperate with the United Nations?", "Does the RATS cooperate with the UN?"),
+        ("Does RATS work with the Commonwealth of Independent States?", "Does RATS work with the CIS?"),
+        ("Does RATS cooperate with the Collective Security Treaty Organization?", "Does RATS cooperate with the CSTO?"),
+    ):
+        assert pipeline.retriever.query(spelt).text == short
+        answer = pipeline.ask(spelt)
+        assert answer.answerable
+        assert [c.quote for c in answer.citations] == [c.quote for c in pipeline.ask(short).citations]
 
 
 @pytest.mark.parametrize(
