@@ -233,6 +233,29 @@ def _most_frequent(candidates: Iterable[str], counts: Mapping[str, int], stopwor
     return ranked[0][1]
 
 
+_SPLIT_NAME = re.compile(r"\b([A-Z][a-z]+) (?=([A-Z][a-z]+)\b)")
+# What comes before a word that opens a sentence (a full stop, but not an initial's or "Mr.").
+_SENTENCE_OPENS = re.compile(r"(?:^|(?<![A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)[.!?]|[:;\n–—-])[\s\"“‘(]*$")
+
+
+def _distance(a: str, b: str, most: int) -> int:
+    """Edits (a letter dropped, added, changed, or two neighbours swapped) from `a` to `b`;
+    anything above `most` is reported as most + 1."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            row.append(cost)
+        if min(row) > most:
+            return most + 1
+        previous2, previous = previous, row
+    return min(previous[-1], most + 1)
+
+
 class Speller:
     """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist"), or
     else to English words (`common`: word → how often it occurs; "attcaks" → "attacks").
@@ -244,10 +267,34 @@ class Speller:
     English word of `common` the same way. So "funded" stays "funded" (a known word) though
     "founded" is one edit away, and a capitalised word inside a question (maybe a name) stays as
     typed unless it is one edit from one of the corpus's ("Tashkemt" → "Tashkent").
+
+    Names are spelt many ways ("Dzhumanbekov", "Ekaterinburg" for "Djumanbekov",
+    "Yekaterinburg"): a capitalised word inside a question also becomes the corpus name (a word of
+    six letters or more the corpus capitalises inside sentences only, and no common English
+    word) one edit away, even when the word is a (rare) English one, or two edits away when it is
+    no word and has seven letters or more; and two capitalised words that the corpus writes as one
+    name are joined ("Zhang Xin Feng" → "Zhang Xinfeng").
     """
 
     def __init__(self, texts: Iterable[str], known: Set[str], common: Mapping[str, int] | None = None) -> None:
-        self._counts = Counter(w for text in texts for w in words(text) if w.isalpha())
+        self._counts: Counter[str] = Counter()
+        capitalised: set[str] = set()  # inside a sentence, where a capital marks a name
+        lower_case: set[str] = set()
+        for text in texts:
+            for m in _TOKEN.finditer(text):
+                w = m.group()
+                if not w.isalpha():
+                    continue
+                self._counts[w.lower()] += 1
+                if w[0].islower():
+                    lower_case.add(w)
+                elif not _SENTENCE_OPENS.search(text, 0, m.start()):
+                    capitalised.add(w.lower())
+        # Names: words of six letters or more that the corpus writes capitalised inside sentences,
+        # never in lower case, and that are no common English words ("Djumanbekov",
+        # "Yekaterinburg"; not "Committee" of "Executive Committee").
+        common_words = common or {}
+        self._names = sorted(w for w in capitalised - lower_case if len(w) >= 6 and common_words.get(w, 0) < 100)
         self._stems = {stem(w) for w in self._counts}
         self._known = known
         self._common = common or {}
@@ -265,19 +312,41 @@ class Speller:
 
     def _correct(self, word: str, english: bool) -> str:
         lower = word.lower()
-        if len(lower) < 5 or not lower.isalpha() or lower in self._counts or lower in STOPWORDS or self._is_known(lower):
+        if len(lower) < 5 or not lower.isalpha() or lower in self._counts or lower in STOPWORDS:
             return word
-        if stem(lower) in self._stems:
-            return word
-        edits = _edits(lower)
-        # Only into a word worth finding: "sever" is not turned into "ever", nor "abort" into "about".
-        best = _most_frequent(edits, self._counts)
-        if best is None and english:
-            # Not a corpus word: an English one still tells the search what was meant ("attcaks").
-            best = _most_frequent(edits, self._common, stopwords=True)  # "accodring" → "according"
+        # A capitalised word inside a question may be a name spelt another way ("Ekaterinburg",
+        # "Evgeny", "Dzhumanbekov" for the corpus's "Yekaterinburg", "Yevgeniy", "Djumanbekov").
+        name = not english and word[0].isupper()
+        if self._is_known(lower) or stem(lower) in self._stems:
+            best = self._name_near(lower, 1) if name and stem(lower) not in self._stems else None
+        else:
+            edits = _edits(lower)
+            # Only into a word worth finding: "sever" is not turned into "ever", nor "abort" into "about".
+            best = _most_frequent(edits, self._counts)
+            if best is None and name:
+                best = self._name_near(lower, 2)
+            if best is None and english:
+                # Not a corpus word: an English one still tells the search what was meant ("attcaks").
+                best = _most_frequent(edits, self._common, stopwords=True)  # "accodring" → "according"
         if best is None:
             return word
         return best.upper() if word.isupper() else best.capitalize() if word[0].isupper() else best
+
+    def _name_near(self, word: str, most: int) -> str | None:
+        """The corpus name at most `most` edits from `word` (six letters or more), if only one is
+        closest; for two edits, only a word of seven letters or more."""
+        if len(word) < (6 if most < 2 else 7):
+            return None
+        found: dict[int, list[str]] = {}
+        for name in self._names:
+            if abs(len(name) - len(word)) <= most:
+                d = _distance(word, name, most)
+                if d <= most:
+                    found.setdefault(d, []).append(name)
+        if not found:
+            return None
+        closest = found[min(found)]
+        return closest[0] if len(closest) == 1 else None
 
     def _is_known(self, word: str) -> bool:
         """An English word, or one inflected from one ("foiled" from "foil", "stopped" from "stop")."""
@@ -309,7 +378,22 @@ class Speller:
             word = m.group()
             return self.correct_word(word, english=seen == 1 or word.islower() or shouting)
 
-        return _TOKEN.sub(fix, text)
+        return _TOKEN.sub(fix, self._join_split_names(text))
+
+    def _join_split_names(self, text: str) -> str:
+        """Two capitalised words that the corpus writes as one name, neither a corpus word itself:
+        "Zhang Xin Feng" → "Zhang Xinfeng"."""
+
+        joined_at = len(text)
+        for m in reversed(list(_SPLIT_NAME.finditer(text))):
+            first, second = m.group(1), m.group(2)
+            end = m.start() + len(first) + 1 + len(second)
+            if end > joined_at:
+                continue  # overlaps the pair joined after it
+            if (first + second).lower() in self._names and not {first.lower(), second.lower()} & self._counts.keys():
+                text = text[: m.start()] + first + second.lower() + text[end:]
+                joined_at = m.start()
+        return text
 
 
 # Quantities, however they are written: "1500", "1,500", "two hundred", "about a thousand",

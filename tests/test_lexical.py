@@ -209,6 +209,26 @@ def test_a_misspelt_word_is_corrected_to_the_corpus_word_one_edit_away() -> None
     assert Speller(["bears beard"], frozenset()).correct_word("bearx") == "bearx"
 
 
+def test_a_name_spelt_another_way_is_searched_as_the_corpus_spells_it() -> None:
+    text = (
+        "Noting the risks, the Executive Committee met Mr. D.M.Djumanbekov and Zhang Xinfeng in "
+        "Yekaterinburg. The director, Mr. Yevgeniy Borisov, spoke."
+    )
+    common = {"ekaterinburg": 50, "committee": 56311, "committed": 60000, "nothing": 1287588}
+    speller = Speller([text], frozenset(common), common)
+    # Transliterations: two edits from a long corpus name, or one from it when the word is a
+    # rare English one too ("Ekaterinburg" is in the English list).
+    assert speller.correct("Did Dzhumanbekov meet them?") == "Did Djumanbekov meet them?"
+    assert speller.correct("What was signed in Ekaterinburg?") == "What was signed in Yekaterinburg?"
+    # A name written in two words.
+    assert speller.correct("Which country is Zhang Xin Feng from?") == "Which country is Zhang Xinfeng from?"
+    # Not names: common words the corpus capitalises in a name, or only at a sentence's start.
+    assert speller.correct("Was it Committed by Nothing?") == "Was it Committed by Nothing?"
+    # Two edits only for a word of seven letters or more: "Evgeny" stays.
+    assert speller.correct("Did Evgeny speak?") == "Did Evgeny speak?"
+    assert speller.correct("Did Evgeniy speak?") == "Did Yevgeniy speak?"  # one edit
+
+
 def test_a_misspelt_question_is_searched_as_if_spelt_right(pipeline: Pipeline) -> None:
     right = "Which organisations has SCO RATS executed cooperation acts with?"
     typed = "Which organsations has SCO RATS exceuted cooperation acts with?"
