@@ -542,3 +542,30 @@ class Acronyms:
         for start, end, replacement in sorted(spans, reverse=True):
             text = text[:start] + replacement + text[end:]
         return text
+
+
+_MONTH_NAMES = "January February March April May June July August September October November December".split()  # noqa: SIM905
+_NUMERIC_DATE = re.compile(r"\b(?:(\d{1,2})([./-])(\d{1,2})\2(\d{4})|(\d{4})-(\d{1,2})-(\d{1,2}))\b")
+_MONTH = "|".join(_MONTH_NAMES)
+_ORDINAL_DAY = re.compile(
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th)(?:\s+of)?(?=\s+(?:{_MONTH})\b)|\b({_MONTH})(\s+)(\d{{1,2}})(?:st|nd|rd|th)\b", re.IGNORECASE
+)
+
+
+def spell_out_dates(text: str) -> str:
+    """Dates written in digits, in words: "17.06.2009", "17/06/2009", "2009-06-17" and
+    "06/17/2009" become "17 June 2009"; "17th of June" becomes "17 June". A date whose day and
+    month could be either way round ("05/06/2009") is read day first, as most of the world writes it."""
+
+    def spell(m: re.Match[str]) -> str:
+        if m.group(5):
+            year, month, day = int(m.group(5)), int(m.group(6)), int(m.group(7))
+        else:
+            day, month, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
+            if month > 12 >= day:
+                day, month = month, day  # "06/17/2009"
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            return m.group()
+        return f"{day} {_MONTH_NAMES[month - 1]} {year}"
+
+    return _ORDINAL_DAY.sub(lambda m: m.group(1) or m.group(2) + m.group(3) + m.group(4), _NUMERIC_DATE.sub(spell, text))

@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.index import SearchIndex
-from rag.lexical import Acronyms, Speller, content_terms, english_frequencies, known_english, words
+from rag.lexical import Acronyms, Speller, content_terms, english_frequencies, known_english, spell_out_dates, words
 from rag.settings import Settings
 from rag.types import ChatTurn, Hit
 
@@ -163,11 +163,12 @@ class Retriever:
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
-        names in the corpus's form ("United Nations" → "UN", see Acronyms), without "according to
-        <the interviewee>"."""
+        names in the corpus's form ("United Nations" → "UN", see Acronyms), dates in words
+        ("17.06.2009" → "17 June 2009"), without "according to <the interviewee>"."""
         return build_query(question, history, self._rewrite)
 
     def _rewrite(self, text: str) -> str:
+        text = spell_out_dates(text)
         if self.speller:
             text = self.speller.correct(text)
         text = self.acronyms.rewrite(text)

@@ -15,6 +15,7 @@ from rag.lexical import (
     content_terms,
     english_frequencies,
     quantities,
+    spell_out_dates,
     stem,
 )
 from rag.pipeline import Pipeline
@@ -85,6 +86,36 @@ def test_an_american_spelling_finds_the_british_text(pipeline: Pipeline) -> None
 )
 def test_quantities_are_read_however_they_are_written(text: str, values: list[float]) -> None:
     assert [v for _, _, v in quantities(text)] == values
+
+
+@pytest.mark.parametrize(
+    ("written", "spelt"),
+    [
+        ("signed on 17.06.2009?", "signed on 17 June 2009?"),
+        ("on 17/06/2009", "on 17 June 2009"),
+        ("on 2009-06-17", "on 17 June 2009"),
+        ("on 06/17/2009", "on 17 June 2009"),  # the month first: 17 is no month
+        ("on 05/06/2009", "on 5 June 2009"),  # either way round: the day first
+        ("on June 17th, 2009", "on June 17, 2009"),
+        ("on the 17th of June 2009", "on the 17 June 2009"),
+        # Not dates: left as written.
+        ("on 32/13/2009", "on 32/13/2009"),
+        ("the 1st place and the 2nd half of May", "the 1st place and the 2nd half of May"),
+    ],
+)
+def test_dates_in_digits_are_spelt_out(written: str, spelt: str) -> None:
+    assert spell_out_dates(written) == spelt
+
+
+def test_a_date_written_in_digits_is_answered_as_the_interview_writes_it(pipeline: Pipeline) -> None:
+    # The interview writes "17 June 2009".
+    spelt = pipeline.ask("Which agreement was signed on 17 June 2009?")
+    assert spelt.answerable
+    for written in ("17.06.2009", "17/06/2009", "2009-06-17", "June 17th, 2009"):
+        answer = pipeline.ask(f"Which agreement was signed on {written}?")
+        assert [c.quote for c in answer.citations] == [c.quote for c in spelt.citations], written
+    _, evidence = pipeline.evidence("Which agreement was signed on 18.06.2009?")
+    assert evidence.signals.missing >= 1.0
 
 
 def test_thousands_separators_do_not_split_a_number_into_terms() -> None:
