@@ -12,6 +12,7 @@ with weights fitted on labelled questions by `python -m eval.calibrate` and kept
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -700,6 +701,30 @@ class ExtractiveAnswerer:
                 Citation(n, sent.key.doc_id, sent.chunk_id, sent.key.start, sent.key.end, quote, round(sent.score, 4))
             )
         return Answer(" ".join(parts), True, tuple(citations), "extractive", None, {}), signals
+
+
+def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:
+    """One answer to a question that asks several (`rag.retrieval.split_question`): each part's
+    quotes in turn, numbered anew (a sentence two parts quote is cited once), and for a part the
+    interview does not answer, "The interview does not say: how many…?". Refused when every part is."""
+    if not any(a.answerable for a in answers):
+        return refusal()
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+    pieces: list[str] = []
+    for part, answer in zip(parts, answers, strict=True):
+        if not answer.answerable:
+            asked = part.strip()
+            pieces.append(f"{NOT_IN_INTERVIEW[:-1]}: {asked[0].lower()}{asked[1:]}")
+            continue
+        for c in answer.citations:
+            span = (c.doc_id, c.start, c.end)
+            if span in numbers:
+                continue  # quoted for an earlier part already
+            numbers[span] = len(numbers) + 1
+            citations.append(dataclasses.replace(c, n=numbers[span]))
+            pieces.append(f"{c.quote} [{numbers[span]}]")
+    return Answer(" ".join(pieces), True, tuple(citations), "extractive", None, {})
 
 
 def refusal(reason: str | None = None) -> Answer:

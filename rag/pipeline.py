@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering import NOT_IN_INTERVIEW, Evidence, EvidenceSignals, ExtractiveAnswerer
+from rag.answering import NOT_IN_INTERVIEW, Evidence, EvidenceSignals, ExtractiveAnswerer, combine_answers
 from rag.chunking import Section, document_sections
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, IndexCorruptError, InputError
 from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index_for
-from rag.retrieval import Query, Retriever
+from rag.retrieval import Query, Retriever, plain_question, split_question
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Document, Hit, Mode
 
@@ -156,6 +156,8 @@ class Pipeline:
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
+        if not self._use_llm(mode) and len(parts := split_question(plain_question(question))) > 1:
+            extractive = self._answer_parts(parts, history, top_k)
         answer = extractive
         if self._use_llm(mode):
             answer = self._llm_answer(question, history, hits, extractive, mode)
@@ -223,6 +225,19 @@ class Pipeline:
         yield StreamEvent("done", answer=final)
 
     # ---------------------------------------------------------------- internals
+
+    def _answer_parts(self, parts: Sequence[str], history: Sequence[ChatTurn], top_k: int | None) -> Answer:
+        """A question that asks several, answered one part at a time: each part is searched on its
+        own, with the parts before it as its history ("…and what do they do?" leans on the first),
+        so a sentence quoted for one part is not quoted again for the next."""
+        said = list(history)
+        answers = []
+        for part in parts:
+            query, vector, hits, _ = self._retrieve(part, said, top_k)
+            answer, _ = self.extractive.answer(query, vector, hits)
+            answers.append(answer)
+            said += [ChatTurn("user", part), ChatTurn("assistant", answer.answer)]
+        return combine_answers(parts, answers)
 
     def _retrieve(
         self, question: str, history: Sequence[ChatTurn], top_k: int | None

@@ -67,6 +67,32 @@ _QUESTION_OPENING = re.compile(
 )
 
 
+# Where a question asks a second question ("How many crimes were averted and how many terrorists
+# were liquidated?"): "and" (or ";" or "?") followed by a question's opening.
+_SECOND_QUESTION = re.compile(
+    r"(?:\s*[,;]?\s+and\s+(?:also\s+)?|\s*;\s*|\?\s+(?:and\s+)?)"
+    r"(?=(?:how\s+many|how\s+much|how\s+long|what|which|who|whom|whose|when|where|why|how|"
+    r"is|are|was|were|do|does|did|has|have|had|can|could|will|would)\b)",
+    re.IGNORECASE,
+)
+
+
+def split_question(question: str) -> list[str]:
+    """The questions a question asks: "How many crimes were averted and how many terrorists were
+    liquidated?" → ["How many crimes were averted?", "how many terrorists were liquidated?"].
+
+    Split only where each part is a question of three words or more that opens like one, so
+    "When and where was it held?" and "Which countries and organisations…" stay whole.
+    """
+    text = " ".join(question.split())
+    if not _QUESTION_OPENING.match(text):
+        return [question]
+    parts = [p.strip(" ,;?") for p in _SECOND_QUESTION.split(text)]
+    if len(parts) < 2 or any(len(p.split()) < 3 or not _QUESTION_OPENING.match(p) for p in parts):
+        return [question]
+    return [p + "?" for p in parts]
+
+
 def plain_question(question: str) -> str:
     """The question without what is wrapped around it, opening with its question word and ending
     with "?" when it opens like one.

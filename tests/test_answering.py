@@ -14,17 +14,19 @@ from rag.answering import (
     about_interviewer_pattern,
     asks_about_interviewer,
     case_blind,
+    combine_answers,
     expected_type,
     has_type,
     is_question,
     is_yes_no,
     name_words,
+    refusal,
     sentence_weights,
     specifics,
 )
 from rag.lexical import quantities
 from rag.pipeline import Pipeline
-from rag.types import ChatTurn, Document
+from rag.types import Answer, ChatTurn, Citation, Document
 
 
 def test_every_candidate_carries_one_value_per_feature_and_its_weighted_sum(pipeline: Pipeline) -> None:
@@ -503,3 +505,18 @@ def test_the_interviewees_name_is_never_missing_from_the_evidence(pipeline: Pipe
     assert blind.read(pipeline.retriever.query(question)).asked == ["Sysoyev", "Afghanistan"]
     # Names the interview lacks still are missing.
     assert not pipeline.ask("What does Sysoyev think about Moscow?").answerable
+
+
+def test_the_answers_to_the_parts_of_a_question_are_combined() -> None:
+    def quoted(*spans: tuple[int, str]) -> Answer:
+        cites = tuple(Citation(n, "doc", "doc#0", start, start + len(q), q, 1.0) for n, (start, q) in enumerate(spans, 1))
+        return Answer(" ".join(f"{c.quote} [{c.n}]" for c in cites), True, cites, "extractive", None, {})
+
+    a = quoted((0, "First."), (10, "Second."))
+    b = quoted((10, "Second."), (30, "Third."))
+    combined = combine_answers(["What first?", "what third?"], [a, b])
+    assert combined.answer == "First. [1] Second. [2] Third. [3]"  # "Second." is cited once
+    assert [(c.n, c.start) for c in combined.citations] == [(1, 0), (2, 10), (3, 30)]
+    refused = refusal()
+    assert combine_answers(["What first?", "Where is it?"], [a, refused]).answer.endswith("The interview does not say: where is it?")
+    assert combine_answers(["What?", "Where?"], [refused, refused]) == refused

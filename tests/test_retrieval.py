@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rag.lexical import content_terms, words
 from rag.pipeline import Pipeline
-from rag.retrieval import Ranking, fuse
+from rag.retrieval import Ranking, fuse, split_question
 
 
 def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
@@ -83,3 +83,39 @@ def test_a_better_score_never_costs_a_chunk_its_place(dense: list[float], bm25: 
     after = order(raised)
     if 0 in before:
         assert after.index(0) <= before.index(0)
+
+
+@pytest.mark.parametrize(
+    ("asked", "parts"),
+    [
+        (
+            "How many crimes were averted and how many terrorists were liquidated in 2015?",
+            ["How many crimes were averted?", "how many terrorists were liquidated in 2015?"],
+        ),
+        ("Who are the Observers, and what do they do?", ["Who are the Observers?", "what do they do?"]),
+        ("How many crimes were averted? And how many weapons were seized?", ["How many crimes were averted?", "how many weapons were seized?"]),
+        ("What did the exercise study; what did it result in?", ["What did the exercise study?", "what did it result in?"]),
+        # One question: "and" joins words, or a part would be too short to be a question.
+        ("When and where was the exercise held?", ["When and where was the exercise held?"]),
+        ("What are the roles of India and Pakistan?", ["What are the roles of India and Pakistan?"]),
+        ("Was the convention adopted and when?", ["Was the convention adopted and when?"]),
+        ("Tell me about India and what it does", ["Tell me about India and what it does"]),
+    ],
+)
+def test_a_question_that_asks_two_is_split(asked: str, parts: list[str]) -> None:
+    assert split_question(asked) == parts
+
+
+def test_each_part_of_a_two_part_question_is_answered(pipeline: Pipeline) -> None:
+    first, second = "How many crimes were averted in 2015?", "How many weapons were forfeited?"
+    both = pipeline.ask(f"{first[:-1]} and {second[0].lower()}{second[1:]}")
+    quotes = [c.quote for c in both.citations]
+    for part in (first, second):
+        assert pipeline.ask(part).citations[0].quote in quotes
+    assert [c.n for c in both.citations] == list(range(1, len(quotes) + 1))
+    assert len(set(quotes)) == len(quotes)
+    # A part the interview does not answer is said to be so; the other is still answered.
+    mixed = pipeline.ask(f"What is the annual budget of SCO RATS and {second[0].lower()}{second[1:]}")
+    assert mixed.answerable
+    assert mixed.answer.startswith("The interview does not say: what is the annual budget of SCO RATS?")
+    assert pipeline.ask(second).citations[0].quote in [c.quote for c in mixed.citations]
