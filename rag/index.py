@@ -48,7 +48,7 @@ from rag.types import Chunk, Document
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-FORMAT_VERSION = 7  # 7: "1,500" is the term "1500"; 6: a country's adjective is the country (rag.lexical)
+FORMAT_VERSION = 8  # 8: honorifics ("Mr.") are no terms; 7: "1,500" is the term "1500"; 6: a country's adjective is the country (rag.lexical)
 CURRENT = "current"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200

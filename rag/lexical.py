@@ -17,7 +17,7 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STEMMER = Stemmer.Stemmer("english")
 
 STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "also", "did", "does", "tell", "say", "said", "says", "please", "according", "interview"]
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "also", "did", "does", "tell", "say", "said", "says", "please", "according", "interview", "mr", "mrs", "ms", "dr"]
 )
 
 
@@ -467,6 +467,7 @@ _JOINER = r"(?:of|and|for|the|on|in|&)"
 _NAME_RUN = re.compile(rf"{_CAPITALISED}(?: +(?:{_JOINER} +)*{_CAPITALISED})*")  # one line, no comma
 _LEADING = re.compile(r"^(?:(?:The|A|An|And|But|Or|In|On|Of|For|As|At|By|With|To|From)\s+)+")
 _ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
+_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")
 
 
 def _initials(word: str) -> str:
@@ -523,6 +524,8 @@ class Acronyms:
 
     def rewrite(self, text: str) -> str:
         """`text` with its names in the corpus's form (the text is searched, never quoted)."""
+        # Dotted acronyms: "U.N." is "UN" when the corpus writes it so.
+        text = _DOTTED.sub(lambda m: dotted if (dotted := m.group().replace(".", "")) in self._acronyms else m.group(), text)
         rest = [w for w in re.findall(r"[^\W\d_][\w’'\-]*", text)[1:]]
         if text.isupper() or (len(rest) >= 3 and sum(w[0].isupper() for w in rest) >= 0.8 * len(rest)):
             return text  # In Title Case ("How Many Crimes In Syria…") capitals mark no name.

@@ -118,6 +118,15 @@ def test_a_date_written_in_digits_is_answered_as_the_interview_writes_it(pipelin
     assert evidence.signals.missing >= 1.0
 
 
+def test_an_honorific_is_no_search_term(pipeline: Pipeline) -> None:
+    # The interview's only "Mr." are its former directors': "Mr. Sysoyev" pulled the search there.
+    assert content_terms("What does Mr. Sysoyev think?") == content_terms("What does Sysoyev think?")
+    assert content_terms("Dr. Smith and Mrs. Jones") == content_terms("Smith and Jones")
+    titled = pipeline.ask("What does Mr. Sysoyev think about Afghanistan?")
+    plain = pipeline.ask("What does Sysoyev think about Afghanistan?")
+    assert [c.quote for c in titled.citations] == [c.quote for c in plain.citations]
+
+
 def test_thousands_separators_do_not_split_a_number_into_terms() -> None:
     assert content_terms("Were 1,500 weapons seized?") == content_terms("Were 1500 weapons seized?")
     assert content_terms("1,2 and 3,4567") == ["1", "2", "3", "4567"]
@@ -136,6 +145,8 @@ _ACRONYM_TEXT = (
         ("Did the North Atlantic Treaty Organization meet?", "Did the NATO meet?"),
         ("What did the European Union say?", "What did the EU say?"),
         ("Is the World Health Organization's work named?", "Is the WHO work named?"),
+        # Dotted: "E.U." is the text's "EU"; "U.S." is no acronym of the text and stays.
+        ("What did the E.U. and the U.S. say?", "What did the EU and the U.S. say?"),
         # An acronym the text never uses becomes the name it spells out there.
         ("Did they talk with the UNODC?", "Did they talk with the UN Office for Drugs and Crime?"),
         # Two initials coincide too easily: not when a word of the name is one the text capitalises.
