@@ -507,6 +507,8 @@ class ExtractiveAnswerer:
             if section >= 0:
                 section_text.setdefault(section, [chunk.section or ""]).append(chunk.text)
         self._section_words = {section: _words_and_values(" ".join(parts)) for section, parts in section_text.items()}
+        # Each chunk's words, as the missing-name check reads them (see anchor).
+        self._chunk_vocabulary = [frozenset().union(*term_sets(embedding_text(c))) for c in index.chunks]
         # The sentence after each answer sentence, within its answer (chunks never cross answers).
         self._next_sentence: dict[SentenceKey, SentenceKey] = {}
         for chunk in index.chunks:
@@ -680,6 +682,34 @@ class ExtractiveAnswerer:
         # Read in document order when the sentences come from the same document.
         chosen.sort(key=lambda c: (c.key.doc_id, c.key.start))
         return chosen
+
+    def anchor(self, query: Query, hits: Sequence[Hit]) -> list[Hit]:
+        """`hits`, with the chunk that names what the question names when the first three do not.
+
+        A name the question asks about ("Which country is Djumanbekov from?") is the strongest
+        sign of where the answer is, yet one word can lose to a whole question's worth of
+        similarity elsewhere. When a name of the question is in none of the first three hits
+        but in one to three chunks of the index, the one of those BM25 scores best for the name
+        comes third. Numbers and the interviewee's name are no anchors.
+        """
+        out = list(hits)
+        for name in self.read(query).asked:
+            if name[:1].isdigit():
+                continue
+            vocabulary = [term_sets(embedding_text(h.chunk)) for h in out[:3]]
+            if any(_present(name, terms | words_) for terms, words_ in vocabulary):
+                continue
+            holders = [i for i, vocab in enumerate(self._chunk_vocabulary) if _present(name, vocab)]
+            if not 1 <= len(holders) <= 3:
+                continue
+            scores = self.index.bm25.get_scores(content_terms(name) or [""])
+            best = max(holders, key=lambda i: float(scores[i]))
+            chunk = self.index.chunks[best]
+            out = [h for h in out if h.position != best]
+            at = min(2, len(out))
+            out.insert(at, Hit(chunk, out[at - 1].score if at else 0.0, best, None, float(scores[best]), None, None))
+            out = out[: max(len(hits), 1)]
+        return out
 
     def analyse(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> Evidence:
         reading = self.read(query)

@@ -245,7 +245,7 @@ class Pipeline:
         t0 = time.perf_counter()
         query = self.retriever.query(question, history)
         vector = self.retriever.query_vector(query)
-        hits = self.retriever.retrieve_query(query, top_k, vector)
+        hits = self.extractive.anchor(query, self.retriever.retrieve_query(query, top_k, vector))
         return query, vector, hits, (time.perf_counter() - t0) * 1000
 
     def _check_question(self, text: str, field: str) -> None:

@@ -520,3 +520,20 @@ def test_the_answers_to_the_parts_of_a_question_are_combined() -> None:
     refused = refusal()
     assert combine_answers(["What first?", "Where is it?"], [a, refused]).answer.endswith("The interview does not say: where is it?")
     assert combine_answers(["What?", "Where?"], [refused, refused]) == refused
+
+
+def test_a_name_the_corpus_has_is_always_in_the_evidence(pipeline: Pipeline) -> None:
+    """Asked about by name alone ("Which country is Djumanbekov from?"), a name the interview has
+    is in the evidence the answer is read from, however weakly the rest of the question points
+    there: no name of the interview counts as missing."""
+    text = pipeline.document("sysoyev-interview").text
+    checked = 0
+    for name in sorted(pipeline.extractive.names):
+        at = text.lower().find(name)
+        written = text[at : at + len(name)]
+        if len(name) < 5 or not written[:1].isupper() or not name.isalpha():
+            continue
+        _, evidence = pipeline.evidence(f"Which country is {written} from?")
+        assert evidence.signals.missing == 0.0, written
+        checked += 1
+    assert checked >= 15
