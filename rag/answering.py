@@ -652,6 +652,11 @@ class ExtractiveAnswerer:
         s = self.settings
         if not scored:
             return []
+        # What the conversation already quoted is not quoted again while something new is close.
+        said = SENTENCE_FEATURES.index("repeated")
+        fresh = [c for c in scored if not c.features[said]]
+        if fresh and len(fresh) < len(scored) and fresh[0].score >= scored[0].score - s.answer_margin:
+            scored = fresh
         first = scored[0]
         rest = list(scored[: s.answer_max_sentences + 2])
         if yes_no:

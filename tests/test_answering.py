@@ -458,6 +458,17 @@ def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline
     # The same question without history carries no repeat mark.
     _, alone = pipeline.evidence(follow_up)
     assert all(s.features[column] == 0.0 for s in alone.scored)
+    # And the sentence already quoted is not quoted again while the new one scores close to it.
+    assert not {c.quote for c in pipeline.ask(follow_up, history, mode="extractive").citations} & already
+
+
+def test_a_follow_up_quotes_the_previous_sentence_again_when_it_holds_the_answer(pipeline: Pipeline) -> None:
+    first_question = "What was the Xiaomen-2015 exercise?"
+    first = pipeline.ask(first_question, mode="extractive")
+    history = (ChatTurn("user", first_question), ChatTurn("assistant", first.answer))
+    follow_up = pipeline.ask("Where was it held?", history, mode="extractive")
+    assert follow_up.answerable
+    assert any("China" in c.quote for c in follow_up.citations)
 
 
 def test_listwise_fit_learns_the_feature_that_separates_supporting_sentences() -> None:
