@@ -32,6 +32,7 @@ from rag.settings import Settings
 from rag.types import Answer, Citation, Hit
 
 NOT_IN_INTERVIEW = "The interview does not say."
+NOTHING_MORE = "The interview says nothing more on this."
 
 _TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 _QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
@@ -515,6 +516,7 @@ class ExtractiveAnswerer:
             if chunk.kind == "answer":
                 keys = [SentenceKey(chunk.doc_id, span.start, span.end) for span in chunk.sentences]
                 self._next_sentence.update(itertools.pairwise(keys))
+        self._sentence_texts = {k: texts[k.doc_id][k.start : k.end] for k in index.sentence_keys if k.doc_id in texts}
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unknown_idf)
@@ -688,6 +690,36 @@ class ExtractiveAnswerer:
         chosen.sort(key=lambda c: (c.key.doc_id, c.key.start))
         return chosen
 
+    def continuation(self, said: str, vector: np.ndarray) -> Answer:
+        """The sentences that follow, in the interviewee's answer, the last sentence that `said`
+        (the previous answer) quoted and that it did not quote itself: what "Tell me more" asks
+        for. A refusal when the previous answer quoted nothing; "nothing more" when its answer
+        goes no further."""
+        quoted = [(said.find(text), key) for key, text in self._sentence_texts.items() if text in said]
+        if not quoted:
+            return refusal()
+        key: SentenceKey | None = max(quoted)[1]
+        chosen: list[SentenceKey] = []
+        length = 0
+        while (key := self._next_sentence.get(key)) is not None and len(chosen) < self.settings.answer_max_sentences:  # type: ignore[arg-type]
+            text = self._sentence_texts[key]
+            facts = sentence_facts(text)
+            if text in said or not facts.candidate or not facts.terminal:
+                continue  # said already, or a headline or credit line ("In other news")
+            if chosen and length + len(text) > self.settings.answer_max_chars:
+                break
+            chosen.append(key)
+            length += len(text)
+        if not chosen:
+            return Answer(NOTHING_MORE, False, (), "extractive", None, {})
+        citations = []
+        for n, k in enumerate(chosen, 1):
+            row = self.index.sentence_row[k]
+            chunk_id = self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
+            score = round(float(self.index.sentence_vectors[row] @ vector), 4)
+            citations.append(Citation(n, k.doc_id, chunk_id, k.start, k.end, self._sentence_texts[k], score))
+        return Answer(" ".join(f"{c.quote} [{c.n}]" for c in citations), True, tuple(citations), "extractive", None, {})
+
     def anchor(self, query: Query, hits: Sequence[Hit]) -> list[Hit]:
         """`hits`, with the chunk that names what the question names when the first three do not.
 
@@ -744,6 +776,13 @@ def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:
     interview does not answer, "The interview does not say: how many…?". Refused when every part is."""
     if not any(a.answerable for a in answers):
         return refusal()
+    # Three sentences at most, as any answer: each part's best first, then the parts' others.
+    room = max(3 - sum(1 for a in answers if a.answerable), 0)
+    kept: list[list[Citation]] = []
+    for answer in answers:
+        kept.append(list(answer.citations[:1]) + list(answer.citations[1 : 1 + room]))
+        room -= len(kept[-1]) - min(len(kept[-1]), 1)
+    answers = [dataclasses.replace(a, citations=tuple(k)) for a, k in zip(answers, kept, strict=True)]
     numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     pieces: list[str] = []

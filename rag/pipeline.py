@@ -25,7 +25,7 @@ from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, IndexCorruptError, InputError
 from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index_for
-from rag.retrieval import Query, Retriever, plain_question, split_question
+from rag.retrieval import Query, Retriever, is_more_request, plain_question, split_question
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Document, Hit, Mode
 
@@ -158,6 +158,8 @@ class Pipeline:
         extractive, signals = self.extractive.answer(query, vector, hits)
         if not self._use_llm(mode) and len(parts := split_question(plain_question(question))) > 1:
             extractive = self._answer_parts(parts, history, top_k)
+        elif not self._use_llm(mode) and is_more_request(question) and (previous := _last_answer(history)):
+            extractive = self.extractive.continuation(previous, vector)
         answer = extractive
         if self._use_llm(mode):
             answer = self._llm_answer(question, history, hits, extractive, mode)
@@ -317,6 +319,11 @@ class Pipeline:
                 }
             )
         )
+
+
+def _last_answer(history: Sequence[ChatTurn]) -> str:
+    """The assistant's last answer in the conversation ("" when there is none)."""
+    return next((t.content for t in reversed(history) if t.role == "assistant" and t.content.strip()), "")
 
 
 def _make_llm(settings: Settings) -> ChatBackend | None:

@@ -77,6 +77,20 @@ _SECOND_QUESTION = re.compile(
 )
 
 
+_MORE = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|and|so|please|thanks)[,!.]?\s+)?(?:(?:please\s+)?(?:can|could)\s+you\s+)?(?:"
+    r"(?:tell|give|show)\s+me\s+more(?:\s+about\s+(?:that|this|it))?|more(?:\s+(?:details|please|on\s+that))?|go\s+on|continue|"
+    r"keep\s+going|what\s+else|anything\s+else|(?:elaborate|expand)(?:\s+on\s+(?:that|this|it))?|what\s+(?:happened|comes)\s+next"
+    r")(?:,?\s+please)?\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_more_request(question: str) -> bool:
+    """Whether the question asks for more of the last answer ("Tell me more", "Go on", "What else?")."""
+    return bool(_MORE.match(question))
+
+
 def split_question(question: str) -> list[str]:
     """The questions a question asks: "How many crimes were averted and how many terrorists were
     liquidated?" → ["How many crimes were averted?", "how many terrorists were liquidated?"].

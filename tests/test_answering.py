@@ -8,6 +8,8 @@ import pytest
 
 from eval.calibrate import fit_listwise, top1
 from rag.answering import (
+    NOT_IN_INTERVIEW,
+    NOTHING_MORE,
     SENTENCE_FEATURES,
     ExtractiveAnswerer,
     ScoredSentence,
@@ -526,8 +528,12 @@ def test_the_answers_to_the_parts_of_a_question_are_combined() -> None:
     a = quoted((0, "First."), (10, "Second."))
     b = quoted((10, "Second."), (30, "Third."))
     combined = combine_answers(["What first?", "what third?"], [a, b])
-    assert combined.answer == "First. [1] Second. [2] Third. [3]"  # "Second." is cited once
-    assert [(c.n, c.start) for c in combined.citations] == [(1, 0), (2, 10), (3, 30)]
+    assert combined.answer == "First. [1] Second. [2]"  # "Second." is cited once
+    assert [(c.n, c.start) for c in combined.citations] == [(1, 0), (2, 10)]
+    # Three sentences at most: each part's best first, then the others in turn.
+    c = quoted((50, "Fifth."), (60, "Sixth."))
+    three = combine_answers(["What first?", "what fifth?"], [a, c])
+    assert three.answer == "First. [1] Second. [2] Fifth. [3]"
     refused = refusal()
     assert combine_answers(["What first?", "Where is it?"], [a, refused]).answer.endswith("The interview does not say: where is it?")
     assert combine_answers(["What?", "Where?"], [refused, refused]) == refused
@@ -548,3 +554,27 @@ def test_a_name_the_corpus_has_is_always_in_the_evidence(pipeline: Pipeline) -> 
         assert evidence.signals.missing == 0.0, written
         checked += 1
     assert checked >= 15
+
+
+def test_tell_me_more_continues_the_answer_where_it_stopped(pipeline: Pipeline) -> None:
+    text = pipeline.document("sysoyev-interview").text
+    first_question = "How many crimes were averted in 2015?"
+    first = pipeline.ask(first_question, mode="extractive")
+    last = max(first.citations, key=lambda c: c.start)
+    history = [ChatTurn("user", first_question), ChatTurn("assistant", first.answer)]
+    more = pipeline.ask("Tell me more.", history, mode="extractive")
+    assert more.answerable
+    # The sentences right after the last one quoted, in order, none quoted before.
+    starts = [c.start for c in more.citations]
+    assert starts == sorted(starts) and starts[0] > last.end
+    assert text[last.end : starts[0]].strip() == ""
+    assert not {c.quote for c in more.citations} & {c.quote for c in first.citations}
+    # Past the end of the interviewee's answer: said so, not something else.
+    history += [ChatTurn("user", "Tell me more."), ChatTurn("assistant", more.answer)]
+    while (more := pipeline.ask("Go on", history, mode="extractive")).answerable:
+        history += [ChatTurn("user", "Go on"), ChatTurn("assistant", more.answer)]
+        assert len(history) < 20
+    assert more.answer == NOTHING_MORE
+    # After a refusal there is nothing to continue.
+    refused = [ChatTurn("user", "What is the annual budget of SCO RATS?"), ChatTurn("assistant", NOT_IN_INTERVIEW)]
+    assert pipeline.ask("Tell me more.", refused, mode="extractive").answer == NOT_IN_INTERVIEW

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rag.lexical import content_terms, words
 from rag.pipeline import Pipeline
-from rag.retrieval import Ranking, fuse, split_question
+from rag.retrieval import Ranking, fuse, is_more_request, split_question
 
 
 def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
@@ -119,3 +119,22 @@ def test_each_part_of_a_two_part_question_is_answered(pipeline: Pipeline) -> Non
     assert mixed.answerable
     assert mixed.answer.startswith("The interview does not say: what is the annual budget of SCO RATS?")
     assert pipeline.ask(second).citations[0].quote in [c.quote for c in mixed.citations]
+
+
+@pytest.mark.parametrize(
+    ("asked", "more"),
+    [
+        ("Tell me more.", True),
+        ("tell me more about that", True),
+        ("Go on", True),
+        ("What else?", True),
+        ("Can you elaborate on that?", True),
+        ("OK, more details please", True),
+        ("Anything else?", True),
+        ("Tell me more about India", False),  # a new subject
+        ("What else does RATS do?", False),
+        ("More weapons were seized?", False),
+    ],
+)
+def test_a_request_for_more_is_told_apart(asked: str, more: bool) -> None:
+    assert is_more_request(asked) is more
