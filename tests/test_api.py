@@ -61,6 +61,26 @@ def test_follow_up_uses_history(client: httpx.Client) -> None:
     assert alone["results"]  # sanity: the endpoint answers without history too
 
 
+def test_tell_me_more_and_two_questions_in_one_over_http(client: httpx.Client, interview_text: str) -> None:
+    first = client.post("/ask", json={"question": "What was the Xiaomen-2015 exercise?"}).json()
+    history = [
+        {"role": "user", "content": "What was the Xiaomen-2015 exercise?"},
+        {"role": "assistant", "content": first["answer"]},
+    ]
+    more = client.post("/ask", json={"question": "Tell me more.", "history": history}).json()
+    assert more["answerable"] is True
+    assert min(c["start"] for c in more["citations"]) > max(c["end"] for c in first["citations"])
+    both = client.post(
+        "/ask", json={"question": "How many crimes were averted in 2015 and how many weapons were forfeited?"}
+    ).json()
+    quotes = " ".join(c["quote"] for c in both["citations"])
+    assert "167" in quotes and "1500 weapons" in quotes
+    for body in (more, both):
+        for c in body["citations"]:
+            assert interview_text[c["start"] : c["end"]] == c["quote"]
+            assert f"[{c['n']}]" in body["answer"]
+
+
 def test_search(client: httpx.Client, interview_text: str) -> None:
     body = client.post("/search", json={"query": "Xiamen-2015 Internet exercise", "top_k": 3}).json()
     results = body["results"]
