@@ -739,7 +739,10 @@ class ExtractiveAnswerer:
             holders = [i for i, vocab in enumerate(self._chunk_vocabulary) if _present(name, vocab)]
             if not 1 <= len(holders) <= 3:
                 continue
-            scores = self.index.bm25.get_scores(content_terms(name) or [""])
+            terms = content_terms(name)
+            if not terms:
+                continue  # an initial ("D.") or a stopword ("Against"): no word to search for
+            scores = self.index.bm25.get_scores(terms)
             best = max(holders, key=lambda i: float(scores[i]))
             chunk = self.index.chunks[best]
             out = [h for h in out if h.position != best]

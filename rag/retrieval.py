@@ -170,6 +170,12 @@ def build_query(question: str, history: Sequence[ChatTurn] = (), rewrite: Callab
     return Query(question, "", said)
 
 
+# A word after which a name is an object: "before Sysoyev" is "before him".
+_OBJECT_AFTER = re.compile(
+    r"\b(?:before|after|by|to|with|for|about|from|of|than|like|under|ask|asked|asking|interviewed|told|credit|credits)\s+$", re.IGNORECASE
+)
+
+
 def voice_attribution(names: Iterable[str]) -> re.Pattern[str] | None:
     """A pattern for "according to Sysoyev", "in Mr Sysoyev's view"… for the interviewees `names`.
 
@@ -200,6 +206,10 @@ class Retriever:
         self._attribution = voice_attribution(names)
         # The interviewee's name is no search term: it is in the byline, but every answer is theirs.
         self._voice_terms = frozenset(content_terms(" ".join(names)))
+        parts = "|".join(map(re.escape, sorted({w for n in names for w in n.split() if len(w) > 1}, key=len, reverse=True)))
+        self._voice_names = (
+            re.compile(rf"\b(?:(?:mr|mrs|ms|dr)\.?\s+)?(?:{parts})(?:\s+(?:{parts}))*(?:['’]s)?\b", re.IGNORECASE) if parts else None
+        )
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
@@ -217,7 +227,21 @@ class Retriever:
         return text
 
     def query_vector(self, query: Query) -> np.ndarray:
-        return self.embedder.encode_query(query.full)
+        return self.embedder.encode_query(self.without_voice(query.full))
+
+    def without_voice(self, text: str) -> str:
+        """The question with the interviewee's name as a pronoun ("How does Sysoyev describe…" →
+        "How does he describe…"), for the search vector: the name is only in the byline, and every
+        answer is theirs. Kept when the question is about them (fewer than three other words
+        worth searching: "What is Sysoyev's position?")."""
+        if self._voice_names is None or len(content_terms(self._voice_names.sub("", text))) < 3:
+            return text
+        def pronoun(m: re.Match[str]) -> str:
+            if m.group(0).endswith(("'s", "’s")):
+                return "his"
+            return "him" if _OBJECT_AFTER.search(text, 0, m.start()) else "he"
+
+        return self._voice_names.sub(pronoun, text)
 
     def dense_ranking(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         k = min(k, self.index.dense.ntotal)

@@ -578,3 +578,18 @@ def test_tell_me_more_continues_the_answer_where_it_stopped(pipeline: Pipeline) 
     # After a refusal there is nothing to continue.
     refused = [ChatTurn("user", "What is the annual budget of SCO RATS?"), ChatTurn("assistant", NOT_IN_INTERVIEW)]
     assert pipeline.ask("Tell me more.", refused, mode="extractive").answer == NOT_IN_INTERVIEW
+
+
+@pytest.mark.parametrize("retrieval", ["bm25", "dense", "hybrid"])
+def test_names_with_no_word_to_search_for_do_not_break_the_answer(pipeline: Pipeline, retrieval: str) -> None:
+    """Initials ("D.M.") and capitalised stopwords ("Against") are names of the question with no
+    search term; looking for the chunk that holds them must not fail (it raised in BM25)."""
+    configured = pipeline.configured(retrieval=retrieval)
+    for question in (
+        "Which country does former director D.M. Djumanbekov come from?",
+        "When did the SCO Convention Against Terrorism come out?",
+        "What did Mr. Kasymov and Mr. X do?",
+    ):
+        answer = configured.ask(question)
+        text = pipeline.document("sysoyev-interview").text
+        assert all(text[c.start : c.end] == c.quote for c in answer.citations)

@@ -378,3 +378,25 @@ def test_a_follow_up_keeps_its_context_when_its_opening_clause_moves() -> None:
     assert query.text == "how many terrorists were liquidated, and in 2014?"
     assert query.context == "How many terrorists were liquidated in 2015?"
     assert build_query("Which convention was adopted in 2001?", history).context == ""
+
+
+def test_the_interviewee_named_in_passing_is_searched_as_a_pronoun(pipeline: Pipeline) -> None:
+    retriever = pipeline.retriever
+    assert retriever.without_voice("How does Sysoyev see the European partners?") == "How does he see the European partners?"
+    assert retriever.without_voice("What are Yevgeniy Sysoyev's hopes for new members?") == "What are his hopes for new members?"
+    assert retriever.without_voice("Who led the RATS Executive Committee before Mr. Sysoyev?") == "Who led the RATS Executive Committee before him?"
+    # A question about the interviewee keeps the name: the byline answers it.
+    for about in ("Who is Yevgeniy Sysoyev?", "What is Sysoyev's position?"):
+        assert retriever.without_voice(about) == about
+        assert "has told in its interview" in pipeline.ask(about).citations[0].quote
+    # Named in passing, the name no longer pulls the answer to the byline, its only place.
+    text = pipeline.document("sysoyev-interview").text
+    for question in (
+        "What are Sysoyev's hopes for new members?",
+        "How does Sysoyev see the European partners?",
+        "Which exercise does Sysoyev mention?",
+        "What has Sysoyev said about the convention?",
+    ):
+        _, evidence = pipeline.evidence(question)
+        top = evidence.scored[0].key
+        assert "has told in its interview" not in text[top.start : top.end], question
