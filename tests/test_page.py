@@ -215,6 +215,24 @@ def test_follow_up_sends_history_and_new_chat_clears_it(
 
 
 @pytest.mark.browser
+def test_tell_me_more_continues_the_answer_on_the_page(
+    open_tab: Callable[..., Tab], live_server: LiveServer, client: httpx.Client
+) -> None:
+    first = client.post("/ask", json={"question": TOPIC}).json()
+    history = [{"role": "user", "content": TOPIC}, {"role": "assistant", "content": first["answer"]}]
+    expected = client.post("/ask", json={"question": "Tell me more.", "history": history}).json()
+    assert expected["answerable"] and expected["citations"]
+    page = open_tab(live_server).page
+    ask(page, TOPIC)
+    more = ask(page, "Tell me more.")
+    expect(more).not_to_have_class(re.compile("message--refusal"))
+    expect(more.locator(".answer .cite")).to_have_count(len(expected["citations"]))
+    # The sentences after those of the first answer, not those again.
+    expect(more.locator(".answer")).to_contain_text(expected["citations"][0]["quote"][:40])
+    expect(more.locator(".answer")).not_to_contain_text(first["citations"][0]["quote"][:40])
+
+
+@pytest.mark.browser
 def test_off_topic_question_gets_the_refusal_style(open_tab: Callable[..., Tab], live_server: LiveServer) -> None:
     tab = open_tab(live_server)
     answer = ask(tab.page, OFF_TOPIC)
