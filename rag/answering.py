@@ -16,7 +16,7 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -554,7 +554,6 @@ class ExtractiveAnswerer:
             vocabulary |= chunk_words
             values |= quantity_values(text)
         vocabulary |= present
-        # A number is there however it is written: "1,500" is "1500", "1000" is "about a thousand".
         missing = _missing(reading, vocabulary, values)
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
@@ -698,15 +697,14 @@ class ExtractiveAnswerer:
         quoted = [(said.find(text), key) for key, text in self._sentence_texts.items() if text in said]
         if not quoted:
             return refusal()
-        key: SentenceKey | None = max(quoted)[1]
         chosen: list[SentenceKey] = []
         length = 0
-        while (key := self._next_sentence.get(key)) is not None and len(chosen) < self.settings.answer_max_sentences:  # type: ignore[arg-type]
+        for key in self._following(max(quoted)[1]):
             text = self._sentence_texts[key]
             facts = sentence_facts(text)
             if text in said or not facts.candidate or not facts.terminal:
                 continue  # said already, or a headline or credit line ("In other news")
-            if chosen and length + len(text) > self.settings.answer_max_chars:
+            if len(chosen) == self.settings.answer_max_sentences or (chosen and length + len(text) > self.settings.answer_max_chars):
                 break
             chosen.append(key)
             length += len(text)
@@ -719,6 +717,12 @@ class ExtractiveAnswerer:
             score = round(float(self.index.sentence_vectors[row] @ vector), 4)
             citations.append(Citation(n, k.doc_id, chunk_id, k.start, k.end, self._sentence_texts[k], score))
         return Answer(" ".join(f"{c.quote} [{c.n}]" for c in citations), True, tuple(citations), "extractive", None, {})
+
+    def _following(self, key: SentenceKey) -> Iterator[SentenceKey]:
+        """The sentences after `key` in its answer, in order."""
+        while (after := self._next_sentence.get(key)) is not None:
+            yield after
+            key = after
 
     def anchor(self, query: Query, hits: Sequence[Hit]) -> list[Hit]:
         """`hits`, with the chunk that names what the question names when the first three do not.
@@ -779,17 +783,17 @@ def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:
     interview does not answer, "The interview does not say: how many…?". Refused when every part is."""
     if not any(a.answerable for a in answers):
         return refusal()
-    # Three sentences at most, as any answer: each part's best first, then the parts' others.
-    room = max(3 - sum(1 for a in answers if a.answerable), 0)
-    kept: list[list[Citation]] = []
+    # Three sentences at most, as any answer: each part's best, then the parts' others in turn.
+    extra = 3 - sum(1 for a in answers if a.answerable)
+    trimmed = []
     for answer in answers:
-        kept.append(list(answer.citations[:1]) + list(answer.citations[1 : 1 + room]))
-        room -= len(kept[-1]) - min(len(kept[-1]), 1)
-    answers = [dataclasses.replace(a, citations=tuple(k)) for a, k in zip(answers, kept, strict=True)]
+        others = answer.citations[1 : 1 + max(extra, 0)]
+        extra -= len(others)
+        trimmed.append(dataclasses.replace(answer, citations=answer.citations[:1] + others))
     numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     pieces: list[str] = []
-    for part, answer in zip(parts, answers, strict=True):
+    for part, answer in zip(parts, trimmed, strict=True):
         if not answer.answerable:
             asked = part.strip()
             pieces.append(f"{NOT_IN_INTERVIEW[:-1]}: {asked[0].lower()}{asked[1:]}")

@@ -156,10 +156,11 @@ class Pipeline:
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
-        if not self._use_llm(mode) and len(parts := split_question(plain_question(question))) > 1:
-            extractive = self._answer_parts(parts, history, top_k)
-        elif not self._use_llm(mode) and is_more_request(question) and (previous := _last_answer(history)):
-            extractive = self.extractive.continuation(previous, vector)
+        if not self._use_llm(mode):
+            if len(parts := split_question(plain_question(question))) > 1:
+                extractive = self._answer_parts(parts, history, top_k)  # "How many…, and how many…?"
+            elif is_more_request(question) and (previous := _last_answer(history)):
+                extractive = self.extractive.continuation(previous, vector)  # "Tell me more"
         answer = extractive
         if self._use_llm(mode):
             answer = self._llm_answer(question, history, hits, extractive, mode)
