@@ -428,10 +428,8 @@ def _spelt_value(phrase: str) -> float | None:
             current = max(current, 1) * scale  # "a thousand", "hundred"
             if scale > 100:
                 total, current = total + current, 0
-        elif word == "a":
-            continue
-        else:  # "and"
-            continue
+        else:
+            continue  # "a", "and"
         seen = True
     return float(total + current) if seen else None
 
@@ -506,7 +504,8 @@ class Acronyms:
 
     def __init__(self, texts: Iterable[str]) -> None:
         texts = list(texts)
-        self._acronyms = {m.group().rstrip("s") if m.group()[:-1].isupper() and m.group().endswith("s") else m.group() for t in texts for m in _ACRONYM.finditer(t)}
+        # The corpus's acronyms, a plural's "s" off ("ITOs": "ITO").
+        self._acronyms = {m.group().removesuffix("s") for t in texts for m in _ACRONYM.finditer(t)}
         self._capitalised = {m.group().lower() for t in texts for m in re.finditer(_CAPITALISED, t)}
         self._texts = texts
         # What the corpus's whole names (not parts of one) abbreviate to, when only one name does.
@@ -526,7 +525,7 @@ class Acronyms:
         """`text` with its names in the corpus's form (the text is searched, never quoted)."""
         # Dotted acronyms: "U.N." is "UN" when the corpus writes it so.
         text = _DOTTED.sub(lambda m: dotted if (dotted := m.group().replace(".", "")) in self._acronyms else m.group(), text)
-        rest = [w for w in re.findall(r"[^\W\d_][\w’'\-]*", text)[1:]]
+        rest = re.findall(r"[^\W\d_][\w’'\-]*", text)[1:]
         if text.isupper() or (len(rest) >= 3 and sum(w[0].isupper() for w in rest) >= 0.8 * len(rest)):
             return text  # In Title Case ("How Many Crimes In Syria…") capitals mark no name.
         spans: list[tuple[int, int, str]] = []
