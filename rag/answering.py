@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
-from rag.lexical import content_terms, quantities, quantity_values, stem, word_spans, words
+from rag.lexical import content_terms, quantities, quantity_values, starts_sentence, stem, word_spans, words
 from rag.retrieval import Query
 from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
@@ -38,8 +38,6 @@ _TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 _QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
 _ANY_WORD = re.compile(r"[^\W_][\w’'\-]*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n–—-]\s*|[\"“‘(]\s*)$")  # what comes right before a sentence's first word
-_TITLE_BEFORE = re.compile(r"\b(Mr|Mrs|Ms|Dr|Prof|St)\.\s*$")
 _PRONOUN_I = re.compile(r"I(['’](m|ve|d|ll))?")  # "I", "I'm": capitalised, but not a name
 _SPECIFIC = re.compile(r"\b(?:\d[\d,.\-]*\d|\d|[A-Z][\w’'\-]*)")
 _QUESTION_WORDS = frozenset(
@@ -307,11 +305,6 @@ def case_blind(question: str) -> bool:
     return len(rest) >= 3 and sum(w[0].isupper() for w in rest) >= 0.8 * len(rest)
 
 
-def _starts_sentence(before: str) -> bool:
-    """Whether a word after `before` opens a sentence (not after "Mr.", "Dr."…)."""
-    return bool(_SENTENCE_START.search(before)) and not _TITLE_BEFORE.search(before)
-
-
 def name_words(texts: Iterable[str]) -> frozenset[str]:
     """Lower-cased words a text writes capitalised inside sentences and never in lower case
     ("india", "xiaomen-2015", "rats"): what a question whose case says nothing still names."""
@@ -322,7 +315,7 @@ def name_words(texts: Iterable[str]) -> frozenset[str]:
             token = _POSSESSIVE.sub("", m.group())
             if token[0].islower():
                 lower.add(token)
-            elif token[0].isupper() and not _starts_sentence(text[max(0, m.start() - 8) : m.start()]):
+            elif token[0].isupper() and not starts_sentence(text[max(0, m.start() - 8) : m.start()]):
                 capitalised.add(token.lower())
     return frozenset(w for w in capitalised - lower - _QUESTION_WORDS if len(w) > 1)
 

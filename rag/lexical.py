@@ -234,8 +234,16 @@ def _most_frequent(candidates: Iterable[str], counts: Mapping[str, int], stopwor
 
 
 _SPLIT_NAME = re.compile(r"\b([A-Z][a-z]+) (?=([A-Z][a-z]+)\b)")
-# What comes before a word that opens a sentence (a full stop, but not an initial's or "Mr.").
-_SENTENCE_OPENS = re.compile(r"(?:^|(?<![A-Z])(?<!\bMr)(?<!\bMrs)(?<!\bDr)[.!?]|[:;\n–—-])[\s\"“‘(]*$")
+# What comes right before a sentence's first word (an opening quote or bracket only after a
+# sentence's end: "(Xiamen-2015)" inside one is not); but not a title's or an initial's full stop.
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n–—-])[\s\"“‘(]*$")
+_NO_SENTENCE_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|[A-Z])\.[\s\"“‘(]*$")
+
+
+def starts_sentence(before: str) -> bool:
+    """Whether a word after `before` (the text before it; 8 characters are enough) opens a
+    sentence: not after "Mr." or "Dr.", nor after an initial ("D.M.Djumanbekov")."""
+    return bool(_SENTENCE_START.search(before)) and not _NO_SENTENCE_END.search(before)
 
 
 def _distance(a: str, b: str, most: int) -> int:
@@ -288,7 +296,7 @@ class Speller:
                 self._counts[w.lower()] += 1
                 if w[0].islower():
                     lower_case.add(w)
-                elif not _SENTENCE_OPENS.search(text, 0, m.start()):
+                elif not starts_sentence(text[max(0, m.start() - 8) : m.start()]):
                     capitalised.add(w.lower())
         # Names: words of six letters or more that the corpus writes capitalised inside sentences,
         # never in lower case, and that are no common English words ("Djumanbekov",

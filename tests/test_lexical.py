@@ -16,6 +16,7 @@ from rag.lexical import (
     english_frequencies,
     quantities,
     spell_out_dates,
+    starts_sentence,
     stem,
 )
 from rag.pipeline import Pipeline
@@ -400,3 +401,21 @@ def test_the_interviewee_named_in_passing_is_searched_as_a_pronoun(pipeline: Pip
         _, evidence = pipeline.evidence(question)
         top = evidence.scored[0].key
         assert "has told in its interview" not in text[top.start : top.end], question
+
+
+@pytest.mark.parametrize(
+    ("before", "opens"),
+    [
+        ("", True),
+        ("crimes. ", True),
+        ("asked: ", True),
+        ('alone." ', True),
+        ("including Mr. ", False),  # a title's full stop
+        ("Mr. D.M.", False),  # an initial's
+        ("Internet (", False),  # a bracket inside a sentence
+        ("alone. (", True),  # a bracket after a sentence's end
+        ("met the ", False),
+    ],
+)
+def test_what_opens_a_sentence(before: str, opens: bool) -> None:
+    assert starts_sentence(before) is opens
