@@ -263,9 +263,10 @@ def specifics(question: str, names: Set[str] = frozenset()) -> list[str]:
     return out
 
 
-def _words_and_values(text: str) -> tuple[frozenset[str], frozenset[float]]:
-    terms, vocabulary = term_sets(text)
-    return terms | vocabulary, quantity_values(text)
+def _vocabulary(text: str) -> frozenset[str]:
+    """A text's words and content terms: what the missing-name check looks a name up in."""
+    terms, words_ = term_sets(text)
+    return terms | words_
 
 
 def _missing(reading: Reading, vocabulary: Set[str], values: Set[float]) -> int:
@@ -500,9 +501,12 @@ class ExtractiveAnswerer:
             section = index.chunk_section[position]
             if section >= 0:
                 section_text.setdefault(section, [chunk.section or ""]).append(chunk.text)
-        self._section_words = {section: _words_and_values(" ".join(parts)) for section, parts in section_text.items()}
+        self._section_words: dict[int, tuple[frozenset[str], frozenset[float]]] = {}
+        for section, parts in section_text.items():
+            text = " ".join(parts)
+            self._section_words[section] = (_vocabulary(text), quantity_values(text))
         # Each chunk's words, as the missing-name check reads them (see anchor).
-        self._chunk_vocabulary = [frozenset().union(*term_sets(embedding_text(c))) for c in index.chunks]
+        self._chunk_vocabulary = [_vocabulary(embedding_text(c)) for c in index.chunks]
         # The sentence after each answer sentence, within its answer (chunks never cross answers).
         self._next_sentence: dict[SentenceKey, SentenceKey] = {}
         for chunk in index.chunks:
@@ -523,7 +527,7 @@ class ExtractiveAnswerer:
 
     def read(self, query: Query) -> Reading:
         """What the scorer and the abstention signals need from the question, read once per answer."""
-        asked = [t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice]
+        asked = self._asked(query)
         return Reading(
             terms=content_terms(query.full),
             kind=expected_type(query.text),
@@ -532,6 +536,10 @@ class ExtractiveAnswerer:
             yes_no=is_yes_no(query.text),
             about_interviewer=asks_about_interviewer(query.text, self._about_interviewer),
         )
+
+    def _asked(self, query: Query) -> list[str]:
+        """The question's numbers and names (specifics), but the interviewee's."""
+        return [t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice]
 
     def signals(
         self, reading: Reading, hits: Sequence[Hit], scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence]
@@ -687,12 +695,12 @@ class ExtractiveAnswerer:
         (the previous answer) quoted and that it did not quote itself: what "Tell me more" asks
         for. A refusal when the previous answer quoted nothing; "nothing more" when its answer
         goes no further."""
-        quoted = [(said.find(text), key) for key, text in self._sentence_texts.items() if text in said]
-        if not quoted:
+        found = [(said.find(text), key) for key, text in self._sentence_texts.items() if text in said]
+        if not found:
             return refusal()
         chosen: list[SentenceKey] = []
         length = 0
-        for key in self._following(max(quoted)[1]):
+        for key in self._following(max(found)[1]):
             text = self._sentence_texts[key]
             facts = sentence_facts(text)
             if text in said or not facts.candidate or not facts.terminal:
@@ -709,7 +717,7 @@ class ExtractiveAnswerer:
             chunk_id = self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
             score = round(float(self.index.sentence_vectors[row] @ vector), 4)
             citations.append(Citation(n, k.doc_id, chunk_id, k.start, k.end, self._sentence_texts[k], score))
-        return Answer(" ".join(f"{c.quote} [{c.n}]" for c in citations), True, tuple(citations), "extractive", None, {})
+        return quoted(citations)
 
     def _following(self, key: SentenceKey) -> Iterator[SentenceKey]:
         """The sentences after `key` in its answer, in order."""
@@ -727,11 +735,8 @@ class ExtractiveAnswerer:
         comes third. Numbers and the interviewee's name are no anchors.
         """
         out = list(hits)
-        for name in self.read(query).asked:
-            if name[:1].isdigit():
-                continue
-            vocabulary = [term_sets(embedding_text(h.chunk)) for h in out[:3]]
-            if any(_present(name, terms | words_) for terms, words_ in vocabulary):
+        for name in self._asked(query):
+            if name[:1].isdigit() or any(_present(name, self._chunk_vocabulary[h.position]) for h in out[:3]):
                 continue
             holders = [i for i, vocab in enumerate(self._chunk_vocabulary) if _present(name, vocab)]
             if not 1 <= len(holders) <= 3:
@@ -759,15 +764,16 @@ class ExtractiveAnswerer:
         signals = evidence.signals
         if not evidence.chosen or signals.probability(self.settings) < self.settings.refuse_threshold:
             return refusal(), signals
-        parts = []
-        citations = []
-        for n, sent in enumerate(evidence.chosen, 1):
-            quote = self.texts[sent.key.doc_id][sent.key.start : sent.key.end]
-            parts.append(f"{quote} [{n}]")
-            citations.append(
-                Citation(n, sent.key.doc_id, sent.chunk_id, sent.key.start, sent.key.end, quote, round(sent.score, 4))
-            )
-        return Answer(" ".join(parts), True, tuple(citations), "extractive", None, {}), signals
+        citations = [
+            Citation(n, c.key.doc_id, c.chunk_id, c.key.start, c.key.end, self.texts[c.key.doc_id][c.key.start : c.key.end], round(c.score, 4))
+            for n, c in enumerate(evidence.chosen, 1)
+        ]
+        return quoted(citations), signals
+
+
+def quoted(citations: Sequence[Citation]) -> Answer:
+    """The answer that quotes these sentences, each followed by its number: "… [1] … [2]"."""
+    return Answer(" ".join(f"{c.quote} [{c.n}]" for c in citations), True, tuple(citations), "extractive", None, {})
 
 
 def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:

@@ -176,16 +176,22 @@ _OBJECT_AFTER = re.compile(
 )
 
 
+def voice_name(names: Iterable[str]) -> str | None:
+    """A pattern for the interviewees' names as a question may write them ("Sysoyev", "Mr Yevgeniy
+    Sysoyev"); None when there are none."""
+    words_ = "|".join(map(re.escape, sorted({w for name in names for w in name.split() if len(w) > 1}, key=len, reverse=True)))
+    return rf"(?:(?:mr|mrs|ms|dr)\.?\s+)?(?:{words_})(?:\s+(?:{words_}))*" if words_ else None
+
+
 def voice_attribution(names: Iterable[str]) -> re.Pattern[str] | None:
     """A pattern for "according to Sysoyev", "in Mr Sysoyev's view"… for the interviewees `names`.
 
     Every answer in an interview is the interviewee's, so attributing the question to them says
     nothing — and their name, found only in the byline, would pull the search there.
     """
-    words_ = sorted({w for name in names for w in name.split() if len(w) > 1}, key=len, reverse=True)
-    if not words_:
+    who = voice_name(names)
+    if who is None:
         return None
-    who = r"(?:(?:mr|mrs|ms|dr)\.?\s+)?(?:" + "|".join(map(re.escape, words_)) + r")(?:\s+(?:" + "|".join(map(re.escape, words_)) + r"))*"
     return re.compile(
         _ATTRIBUTION_START
         + rf"(?:according\s+to\s+{who}|in\s+{who}['’]s?\s+(?:view|words|opinion)|in\s+the\s+(?:view|words|opinion)\s+of\s+{who})"
@@ -206,10 +212,8 @@ class Retriever:
         self._attribution = voice_attribution(names)
         # The interviewee's name is no search term: it is in the byline, but every answer is theirs.
         self._voice_terms = frozenset(content_terms(" ".join(names)))
-        parts = "|".join(map(re.escape, sorted({w for n in names for w in n.split() if len(w) > 1}, key=len, reverse=True)))
-        self._voice_names = (
-            re.compile(rf"\b(?:(?:mr|mrs|ms|dr)\.?\s+)?(?:{parts})(?:\s+(?:{parts}))*(?:['’]s)?\b", re.IGNORECASE) if parts else None
-        )
+        who = voice_name(names)
+        self._voice_names = re.compile(rf"\b{who}(?:['’]s)?\b", re.IGNORECASE) if who else None
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
