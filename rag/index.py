@@ -12,6 +12,7 @@ Layout of `index_dir` (no pickle anywhere):
     v-<id>/sentences.faiss       the same vectors, searchable (sentence-level dense ranking)
     v-<id>/sentences.jsonl       which sentence each row is
     v-<id>/bm25/                 bm25s arrays (.npy) and vocabulary (.json)
+    v-<id>/pairs/                the same over each two neighbouring terms (`rag.lexical.term_pairs`)
 
 A new version is written in full beside the old one and only then made current, so a process
 killed while writing leaves the previous index in place.
@@ -26,7 +27,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,14 +42,14 @@ from rag.chunking import chunk_document, embedding_text
 from rag.corpus import corpus_hashes, load_corpus
 from rag.embedding import Embedder
 from rag.errors import IndexCorruptError, IndexMismatchError
-from rag.lexical import content_terms
+from rag.lexical import content_terms, term_pairs
 from rag.settings import Settings
 from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-FORMAT_VERSION = 8  # 8: honorifics ("Mr.") are no terms; 7: "1,500" is the term "1500"; 6: a country's adjective is the country (rag.lexical)
+FORMAT_VERSION = 9  # 9: a BM25 index of neighbouring terms (pairs/); 8: honorifics ("Mr.") are no terms; 7: "1,500" is the term "1500"; 6: a country's adjective is the country (rag.lexical)
 CURRENT = "current"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
@@ -70,6 +71,7 @@ class SearchIndex:
     chunks: list[Chunk]
     dense: faiss.Index
     bm25: bm25s.BM25
+    pairs: bm25s.BM25  # over `term_pairs`: the question's words side by side, as the chunk has them
     sentence_keys: list[SentenceKey]
     sentence_vectors: np.ndarray
     sentence_dense: faiss.Index
@@ -122,8 +124,8 @@ def _dense_index(vectors: np.ndarray, dimension: int, ann_threshold: int) -> fai
     return index
 
 
-def _bm25(chunks: Sequence[Chunk]) -> bm25s.BM25:
-    corpus_tokens = [content_terms(embedding_text(c)) or ["\x00empty"] for c in chunks]
+def _bm25(chunks: Sequence[Chunk], terms: Callable[[str], list[str]] = content_terms) -> bm25s.BM25:
+    corpus_tokens = [terms(embedding_text(c)) or ["\x00empty"] for c in chunks]
     model = bm25s.BM25()
     model.index(corpus_tokens, show_progress=False)
     return model
@@ -194,6 +196,7 @@ def build_index(
     dense = _dense_index(vectors, embedder.dimension, settings.ann_threshold)
     sentence_dense = _dense_index(sentence_vectors, embedder.dimension, settings.ann_threshold)
     bm25 = _bm25(chunks)
+    pairs = _bm25(chunks, term_pairs)
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "index_id": uuid.uuid4().hex[:12],
@@ -211,9 +214,9 @@ def build_index(
     elapsed = time.perf_counter() - began
     manifest["build_seconds"] = round(elapsed, 3)
     path = save_index(
-        settings.index_dir, manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, section_vectors
+        settings.index_dir, manifest, chunks, dense, bm25, pairs, sentence_keys, sentence_vectors, sentence_dense, section_vectors
     )
-    index = SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, section_vectors, path)
+    index = SearchIndex(manifest, chunks, dense, bm25, pairs, sentence_keys, sentence_vectors, sentence_dense, section_vectors, path)
     report = BuildReport(len(docs), len(chunks), time.perf_counter() - began, len(reused_ids), path)
     return index, report
 
@@ -261,6 +264,7 @@ def save_index(
     chunks: Sequence[Chunk],
     dense: faiss.Index,
     bm25: bm25s.BM25,
+    pairs: bm25s.BM25,
     sentence_keys: Sequence[SentenceKey],
     sentence_vectors: np.ndarray,
     sentence_dense: faiss.Index,
@@ -282,6 +286,7 @@ def save_index(
         for key in sentence_keys:
             fh.write(json.dumps([key.doc_id, key.start, key.end]) + "\n")
     bm25.save(str(tmp / "bm25"), allow_pickle=False, show_progress=False)
+    pairs.save(str(tmp / "pairs"), allow_pickle=False, show_progress=False)
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     manifest = {**manifest, "files": {str(p.relative_to(tmp)): _sha256_file(p) for p in files}}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -401,6 +406,7 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int, precision: s
             for d, a, b in (json.loads(line) for line in (path / "sentences.jsonl").read_text(encoding="utf-8").splitlines())
         ]
         bm25 = bm25s.BM25.load(str(path / "bm25"), allow_pickle=False, show_progress=False, verbosity=0)
+        pairs = bm25s.BM25.load(str(path / "pairs"), allow_pickle=False, show_progress=False, verbosity=0)
     except (ValueError, KeyError, OSError, RuntimeError) as exc:
         raise IndexCorruptError(f"index at {str(path)!r} could not be read ({exc}); rebuild with `rag ingest`") from exc
     if (
@@ -410,7 +416,7 @@ def load_index(index_dir: Path, *, model_name: str, dimension: int, precision: s
     ):
         raise IndexCorruptError(f"index at {str(path)!r} is inconsistent (counts differ); rebuild with `rag ingest`")
     try:
-        index = SearchIndex(manifest, chunks, dense, bm25, sentence_keys, sentence_vectors, sentence_dense, section_vectors, path)
+        index = SearchIndex(manifest, chunks, dense, bm25, pairs, sentence_keys, sentence_vectors, sentence_dense, section_vectors, path)
     except KeyError as exc:
         raise IndexCorruptError(f"index at {str(path)!r} is inconsistent ({exc}); rebuild with `rag ingest`") from exc
     if len(index.sections) != len(section_vectors):

@@ -187,6 +187,20 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(_DIGIT_GROUP.sub("", text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+_CLAUSE_BREAK = re.compile(r"[.?!;:\n()–—]+")
+
+
+def term_pairs(text: str) -> list[str]:
+    """Each two neighbouring search terms of a clause, stopwords skipped: "new Dialogue Partners of
+    the Organisation" → "new dialogu", "dialogu partner", "partner organis". A BM25 index of these
+    (`rag.index`) ranks a chunk that has the question's words together above one that has them apart
+    ("…European partners… a constructive dialogue…")."""
+    pairs: list[str] = []
+    for clause in _CLAUSE_BREAK.split(text):
+        pairs += [f"{a} {b}" for a, b in itertools.pairwise(content_terms(clause))]
+    return pairs
+
+
 @lru_cache(maxsize=1)
 def english_frequencies() -> dict[str, int]:
     """pyspellchecker's English word list (~160,000 words, rare ones too: "censure", "abettors")

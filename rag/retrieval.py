@@ -19,7 +19,16 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.index import SearchIndex
-from rag.lexical import Acronyms, Speller, content_terms, english_frequencies, known_english, spell_out_dates, words
+from rag.lexical import (
+    Acronyms,
+    Speller,
+    content_terms,
+    english_frequencies,
+    known_english,
+    spell_out_dates,
+    term_pairs,
+    words,
+)
 from rag.settings import Settings
 from rag.types import ChatTurn, Hit
 
@@ -285,6 +294,17 @@ class Retriever:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
+    def pair_ranking(self, text: str, k: int) -> list[tuple[int, float]]:
+        """Chunks by BM25 over the question's neighbouring terms (`term_pairs`), best first; pairs
+        with the interviewee's name are left out, as their name is."""
+        pairs = [p for p in term_pairs(text) if not self._voice_terms.intersection(p.split())]
+        if not pairs:
+            return []
+        scores = self.index.pairs.get_scores(pairs)
+        top = np.flatnonzero(scores)
+        top = top[np.argsort(-scores[top], kind="stable")][:k]
+        return [(int(i), float(scores[i])) for i in top]
+
     def retrieve(self, question: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
         return self.retrieve_query(self.query(question, history), top_k)
 
@@ -295,6 +315,7 @@ class Retriever:
         dense: list[tuple[int, float]] = []
         sentences: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
+        pairs: list[tuple[int, float]] = []
         if s.retrieval in ("hybrid", "dense"):
             vector = self.query_vector(query) if vector is None else vector
             dense = self.dense_ranking(vector, depth)
@@ -303,12 +324,15 @@ class Retriever:
             # The follow-up's own words count twice: they say what is asked now.
             terms = [t for t in content_terms(query.text) * 2 + content_terms(query.context) if t not in self._voice_terms]
             lexical = self.bm25_ranking(terms, depth)
+            if s.pair_weight > 0:
+                pairs = self.pair_ranking(query.text, depth)
         # BM25 lists only the chunks that share a word with the question; the others score 0.
         scored_by_bm25 = min(depth, len(self.index.chunks))
         rankings = [
             Ranking(dense, s.dense_weight),
             Ranking(sentences, s.sentence_weight),
             Ranking(lexical, s.bm25_weight, zeros=max(0, scored_by_bm25 - len(lexical))),
+            Ranking(pairs, s.pair_weight, zeros=max(0, scored_by_bm25 - len(pairs))),
         ]
         return fuse(self.index, rankings, dense, lexical, top_k, s.rrf_k, s.fusion)
 

@@ -18,6 +18,7 @@ from rag.lexical import (
     spell_out_dates,
     starts_sentence,
     stem,
+    term_pairs,
 )
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever, build_query, plain_question, voice_attribution
@@ -126,6 +127,16 @@ def test_an_honorific_is_no_search_term(pipeline: Pipeline) -> None:
     titled = pipeline.ask("What does Mr. Sysoyev think about Afghanistan?")
     plain = pipeline.ask("What does Sysoyev think about Afghanistan?")
     assert [c.quote for c in titled.citations] == [c.quote for c in plain.citations]
+
+
+def test_term_pairs_are_neighbouring_terms_within_a_clause() -> None:
+    # Stopwords are skipped, so "Partners of the Organisation" is a pair; stems as BM25 has them.
+    assert term_pairs("new Dialogue Partners of the Organisation") == ["new dialogu", "dialogu partner", "partner organis"]
+    # A clause ends at punctuation that ends a thought, not at a comma.
+    assert term_pairs("legal aspects; technical capacities") == ["legal aspect", "technic capac"]
+    assert term_pairs("legal aspects, technical capacities") == ["legal aspect", "aspect technic", "technic capac"]
+    assert term_pairs("the Afghan authority: the Ministry (of Foreign Affairs)") == ["afghanistan author", "foreign affair"]
+    assert term_pairs("terrorism") == [] and term_pairs("") == []
 
 
 def test_thousands_separators_do_not_split_a_number_into_terms() -> None:
