@@ -495,6 +495,15 @@ class ExtractiveAnswerer:
             if chunk.kind == "answer" and section >= 0 and section not in self._lead_sentence:
                 first = chunk.sentences[0]
                 self._lead_sentence[section] = SentenceKey(chunk.doc_id, first.start, first.end)
+        # The interview questions that ask yes or no ("Do the SCO RATS' experts cooperate…?"): only
+        # their answers open with a yes or no for a yes/no question that restates them. "Is Interpol
+        # a partner of RATS?" is close to "What are the priority objectives of SCO RATS today?", but
+        # that answer's opening says no yes.
+        self._yes_no_sections = frozenset(
+            index.chunk_section[position]
+            for position, chunk in enumerate(index.chunks)
+            if chunk.kind == "question" and any(is_yes_no(texts[chunk.doc_id][span.start : span.end]) for span in chunk.sentences)
+        )
         # What each interview question and its answer say, for the names a question asks about.
         section_text: dict[int, list[str]] = {}
         for position, chunk in enumerate(index.chunks):
@@ -597,7 +606,7 @@ class ExtractiveAnswerer:
         for rank, hit in enumerate(hits, 1):
             section = self.index.chunk_section[hit.position]
             lead = self._lead_sentence.get(section)
-            if lead is not None:
+            if lead is not None and (not reading.yes_no or section in self._yes_no_sections):
                 match = float(self.index.section_vectors[section] @ vector)
                 if match >= threshold:
                     restated.append((match, section, lead, hit, rank))
