@@ -39,12 +39,16 @@ _FOLLOW_UP_OPENERS = re.compile(r"^\s*(and|what about|how about|why|how so|so|al
 
 
 # What people put around a question: greetings, thanks, and requests to be told. Each is removed
-# from the start, repeatedly ("Hello, could you please tell me: …").
+# from the start, repeatedly ("Hello, could you please tell me: …"). So is a request's verb ("List
+# all the…", "Describe the…", "Explain how…"): it names no content, and as a search word it
+# matched the text's "listed" and the interviewer's "Please explain whether…".
 _WRAPPER = re.compile(
     r"""^\s*(?:
         (?:hi|hello|hey|greetings|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|ok(?:ay)?)\b(?:\s+(?:there|all|everyone))?[\s,!.:;-]*
       | (?:please\s+)?(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
       | (?:please\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
+      | (?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:list|name|describe|explain|summari[sz]e|outline|enumerate|identify|mention)
+        (?:\s+(?:for\s+)?(?:me|us))?(?=\s+(?:all|the|a|an|some|each|every|any|his|its|their|what|which|who|whom|whose|when|where|why|how|whether|if)\b)[\s,:;-]*
       | (?:do|does)\s+(?:you|anyone)\s+know\b[\s,:;-]*
       | i(?:['’]d|\s+would)\s+like\s+to\s+know\b[\s,:;-]*
       | i\s+(?:want|need)\s+to\s+know\b[\s,:;-]*
@@ -131,7 +135,7 @@ def plain_question(question: str) -> str:
         unwrapped = _SOURCE.sub("", text).strip(" ,")
         if (m := _WRAPPER.match(unwrapped)) and m.end() > 0 and len(unwrapped[m.end() :].split()) >= 2:
             unwrapped = unwrapped[m.end() :].strip()
-            if m.group().strip().lower().endswith(("me", "know", "wonder", "wondered")):
+            if m.group().strip().lower().endswith(("me", "us", "know", "wonder", "wondered", "explain")):
                 unwrapped = re.sub(r"^if\b", "whether", unwrapped, flags=re.IGNORECASE)  # "tell me if…" asks whether
         if unwrapped == text or len(unwrapped.split()) < 2:
             break

@@ -237,6 +237,14 @@ def test_a_country_adjective_finds_the_country(pipeline: Pipeline) -> None:
         ("In 2015, how many crimes were averted?", "how many crimes were averted, in 2015?"),
         ("According to Sysoyev, who leads RATS?", "who leads RATS, according to Sysoyev?"),
         ("  How  many\tcrimes were   averted? ", "How many crimes were averted?"),
+        # A request's verb names no content: "list" matched "All the countries you have listed…".
+        ("List all the organisations RATS cooperates with.", "all the organisations RATS cooperates with."),
+        ("Could you name the former directors of RATS?", "the former directors of RATS?"),
+        ("Describe the Xiaomen-2015 exercise", "the Xiaomen-2015 exercise"),
+        ("Explain how RATS detects returning fighters", "how RATS detects returning fighters?"),
+        ("Please explain if Iran is an observer", "whether Iran is an observer?"),
+        ("Name of the director?", "Name of the director?"),  # a noun, not a request
+        ("Describe RATS", "Describe RATS"),
         # Nothing to take off, or too little left: the question stays as asked.
         ("How many weapons were seized?", "How many weapons were seized?"),
         ("Tell me more", "Tell me more"),

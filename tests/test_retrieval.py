@@ -87,6 +87,14 @@ def test_words_side_by_side_bring_the_chunk_that_has_them_so(pipeline: Pipeline)
     assert with_pairs / len(phrases) >= 0.6
 
 
+def test_a_request_to_list_is_not_answered_by_the_word_list(pipeline: Pipeline) -> None:
+    # "List all the organisations…" once matched "All the countries you have listed are Observers…"
+    # on "list" (BM25) alone; the request's verb is no search word now.
+    answer = pipeline.ask("List all the organisations RATS cooperates with.")
+    assert answer.citations and not any("listed" in c.quote for c in answer.citations)
+    assert any("organisations" in c.quote for c in answer.citations)
+
+
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
 
 
