@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
-from rag.lexical import content_terms, quantities, quantity_values, starts_sentence, stem, word_spans, words
+from rag.lexical import content_terms, quantities, quantity_values, spelt_out, starts_sentence, stem, word_spans, words
 from rag.retrieval import Query
 from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
@@ -698,6 +698,24 @@ class ExtractiveAnswerer:
         # Read in document order when the sentences come from the same document.
         chosen.sort(key=lambda c: (c.key.doc_id, c.key.start))
         return chosen
+
+    def expansion(self, acronym: str, vector: np.ndarray) -> Answer:
+        """What "What does SCO stand for?" asks: the first sentence that spells the acronym out
+        (`rag.lexical.spelt_out`: "…Observers to the Shanghai Cooperation Organisation."), led by
+        the name it gives; a refusal when no document spells it out (the interview never does
+        for RATS). The word "stand", searched, found "…able to stand against…"."""
+        for doc_id, text in self.texts.items():
+            for start, end in spelt_out(text, acronym):
+                key = next((k for k in self._sentence_texts if k.doc_id == doc_id and k.start <= start and end <= k.end), None)
+                if key is None:
+                    continue  # outside every sentence (a heading): keep looking
+                row = self.index.sentence_row[key]
+                chunk_id = self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
+                score = round(float(self.index.sentence_vectors[row] @ vector), 4)
+                citation = Citation(1, doc_id, chunk_id, key.start, key.end, self._sentence_texts[key], score)
+                name = " ".join(text[start:end].split())
+                return dataclasses.replace(quoted([citation]), answer=f"{acronym}: {name}. {citation.quote} [1]")
+        return refusal()
 
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
         """The sentences that follow, in the interviewee's answer, the last sentence that `said`

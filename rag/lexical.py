@@ -512,6 +512,38 @@ def _runs(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+_DEFINED = re.compile(r"\(([A-Z]{2,})s?\)")  # "(ITOs)": the words before it spell it out
+_JOINERS = frozenset({"of", "and", "for", "the", "on", "in", "&"})
+
+
+def spelt_out(text: str, acronym: str) -> list[tuple[int, int]]:
+    """Where `text` spells out `acronym` (spans, in order): capitalised words whose initials make it
+    ("Shanghai Cooperation Organisation" for SCO; no acronym among them), or the words, in any
+    case, just before the acronym in brackets ("international terrorist organisations (ITOs)")."""
+    acronym = acronym.upper()
+    spans = {
+        (start, end)
+        for start, end, initials in _runs(text)
+        # Two initials coincide too easily ("IT": "Illegal Trade").
+        if initials == acronym and len(acronym) > 2 and not any(len(w) > 1 and w.isupper() for w in re.findall(_CAPITALISED, text[start:end]))
+    }
+    for m in _DEFINED.finditer(text):
+        if m.group(1) != acronym:
+            continue
+        before = list(re.finditer(r"[\w’'\-]+", text[: m.start()]))
+        letters = ""
+        for w in reversed(before):
+            if letters and w.group().lower() in _JOINERS:
+                continue
+            letters = "".join(part[0] for part in w.group().split("-") if part).upper() + letters
+            if not acronym.endswith(letters):
+                break
+            if letters == acronym:
+                spans.add((w.start(), before[-1].end()))
+                break
+    return sorted(spans)
+
+
 class Acronyms:
     """Rewrites a question's names into the form the corpus uses: a name the corpus writes only
     as an acronym becomes the acronym ("United Nations" → "UN"), and an acronym the corpus never

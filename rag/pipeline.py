@@ -25,7 +25,7 @@ from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, IndexCorruptError, InputError
 from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index_for
-from rag.retrieval import Query, Retriever, is_more_request, plain_question, split_question
+from rag.retrieval import Query, Retriever, asked_expansion, is_more_request, plain_question, split_question
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Document, Hit, Mode
 
@@ -161,6 +161,8 @@ class Pipeline:
                 extractive = self._answer_parts(parts, history, top_k)  # "How many…, and how many…?"
             elif is_more_request(question) and (previous := _last_answer(history)):
                 extractive = self.extractive.continuation(previous, vector)  # "Tell me more"
+            elif acronym := asked_expansion(plain_question(question)):
+                extractive = self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
         answer = extractive
         if self._use_llm(mode):
             answer = self._llm_answer(question, history, hits, extractive, mode)

@@ -20,6 +20,7 @@ import numpy as np
 from rag.embedding import Embedder
 from rag.index import SearchIndex
 from rag.lexical import (
+    STOPWORDS,
     Acronyms,
     Speller,
     content_terms,
@@ -97,6 +98,32 @@ _MORE = re.compile(
     r")(?:,?\s+please)?\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
+
+
+# "What does SCO stand for?", "(tell me) what SCO stands for", "What is RATS short for?", "What is
+# the full name of the CSTO?", "What does the abbreviation ITO mean?" ("mean" only for capitals).
+_EXPANSION = re.compile(
+    r"^\s*(?:what\s+(?:does|do|did)\s+(?:the\s+)?(?:acronym\s+|abbreviation\s+|letters\s+)?(?P<a>[\w.&]+)\s+stand\s+for"
+    r"|what\s+(?:does|do|did)\s+(?:the\s+)?(?:acronym\s+|abbreviation\s+|letters\s+)?(?P<m>[A-Z][A-Z.&]+s?)\s+mean"
+    r"|what\s+(?:the\s+)?(?:acronym\s+|abbreviation\s+|letters\s+)?(?P<d>[\w.&]+)\s+stands?\s+for"
+    r"|what\s+(?:is|are)\s+(?:the\s+)?(?P<b>[\w.&]+)\s+short\s+for"
+    r"|what\s+(?:is|are)\s+(?:the\s+)?full\s+(?:name|form)s?\s+of\s+(?:the\s+)?(?P<c>[\w.&]+))\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def asked_expansion(question: str) -> str | None:
+    """The acronym a question asks to have spelt out, in capitals without a plural "s" ("What does
+    SCO stand for?" → "SCO"; "What are ITOs short for?" → "ITO"), or None. Only a word of two to
+    eight letters counts ("What is the full name of Sysoyev?" asks something else)."""
+    m = _EXPANSION.match(question)
+    if not m:
+        return None
+    word = next(g for g in m.group("a", "m", "d", "b", "c") if g).replace(".", "")
+    capitals = word.isupper() or (word.endswith("s") and word[:-1].isupper())
+    if not (2 <= len(word) <= 8 and word.isalpha()) or not (capitals or (word.islower() and not m.group("m") and word not in STOPWORDS)):
+        return None  # "What does it mean?", "What does that stand for?"
+    return word[:-1].upper() if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word.upper()
 
 
 def is_more_request(question: str) -> bool:

@@ -16,6 +16,7 @@ from rag.lexical import (
     english_frequencies,
     quantities,
     spell_out_dates,
+    spelt_out,
     starts_sentence,
     stem,
     term_pairs,
@@ -137,6 +138,19 @@ def test_term_pairs_are_neighbouring_terms_within_a_clause() -> None:
     assert term_pairs("legal aspects, technical capacities") == ["legal aspect", "aspect technic", "technic capac"]
     assert term_pairs("the Afghan authority: the Ministry (of Foreign Affairs)") == ["afghanistan author", "foreign affair"]
     assert term_pairs("terrorism") == [] and term_pairs("") == []
+
+
+def test_an_acronym_is_spelt_out_by_capitalised_initials_or_a_bracketed_definition() -> None:
+    text = (
+        "Observers to the Shanghai Cooperation Organisation met. Members of international terrorist "
+        "organisations (ITOs) recruit. The UN Office for Drugs and Crime and Illegal Trade."
+    )
+    found = lambda acronym: [text[s:e] for s, e in spelt_out(text, acronym)]  # noqa: E731
+    assert found("SCO") == ["Shanghai Cooperation Organisation"]
+    assert found("ITO") == ["international terrorist organisations"]  # lower case: defined in brackets
+    assert found("IT") == []  # two capitalised initials coincide too easily
+    assert found("UNODC") == []  # "UN …" is not spelt out
+    assert found("RATS") == []
 
 
 def test_thousands_separators_do_not_split_a_number_into_terms() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rag.lexical import content_terms, term_pairs, words
 from rag.pipeline import Pipeline
-from rag.retrieval import Ranking, fuse, is_more_request, split_question
+from rag.retrieval import Ranking, asked_expansion, fuse, is_more_request, split_question
 
 
 def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
@@ -93,6 +93,40 @@ def test_a_request_to_list_is_not_answered_by_the_word_list(pipeline: Pipeline) 
     answer = pipeline.ask("List all the organisations RATS cooperates with.")
     assert answer.citations and not any("listed" in c.quote for c in answer.citations)
     assert any("organisations" in c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("asked", "acronym"),
+    [
+        ("What does SCO stand for?", "SCO"),
+        ("what does rats stand for", "RATS"),
+        ("What are ITOs short for?", "ITO"),
+        ("What is the full name of the CSTO?", "CSTO"),
+        ("What does the abbreviation U.N. mean?", "UN"),
+        ("what SCO stands for?", "SCO"),  # as a wrapper leaves it: "Could you tell me what…"
+        ("What does it mean?", None),
+        ("What does that stand for?", None),
+        ("What does cooperation mean?", None),
+        ("What is the full name of Sysoyev?", None),
+        ("What does RATS do?", None),
+    ],
+)
+def test_a_question_asking_what_an_acronym_stands_for_is_told_apart(asked: str, acronym: str | None) -> None:
+    assert asked_expansion(asked) == acronym
+
+
+def test_what_an_acronym_stands_for_is_quoted_where_the_interview_spells_it_out(pipeline: Pipeline) -> None:
+    # "stand" once found "…no single state… is able to stand against…".
+    text = pipeline.document("sysoyev-interview").text
+    for question, name in (("What does SCO stand for?", "Shanghai Cooperation Organisation"), ("Could you tell me what ITOs stand for?", "international terrorist organisations")):
+        answer = pipeline.ask(question)
+        assert answer.answerable and len(answer.citations) == 1
+        cited = answer.citations[0]
+        assert name in cited.quote and cited.quote == text[cited.start : cited.end]
+        assert answer.answer.endswith(f"{cited.quote} [1]") and name in answer.answer.split(". ")[0]
+    # The interview never spells out RATS, the CSTO or NATO: it does not say.
+    for question in ("What does RATS stand for?", "What is the full name of the CSTO?", "What does NATO stand for?"):
+        assert not pipeline.ask(question).answerable
 
 
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
