@@ -80,6 +80,18 @@ _EXPECTS_NUMBER = re.compile(
     r"(number|amount|count|quantity|percentage|share|proportion)\s+of\b)",
     re.I,
 )
+# A question about a share: "What percentage of…?", "What proportion of…?", "the share of…". Answered
+# by a percentage or a fraction, not by any count ("averted 167 crimes" says no percentage).
+_EXPECTS_SHARE = re.compile(
+    r"^\s*(?:(?:what|which)\s+(?:percentage|per\s?cent|share|proportion|fraction)\b|how\s+many\s+per\s?cent\b"
+    r"|(?:(?:what|which)(?:['’]s|\s+is|\s+was|\s+were|\s+are)?\s+)?the\s+(?:(?:total|overall|exact)\s+)?(?:percentage|share|proportion|fraction)\s+of\b)",
+    re.I,
+)
+_SHARE = re.compile(
+    r"%|\bper\s?cent\b|\bpercentage\b|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|majority|minority)\b"
+    r"|\b\w+\s+(?:out\s+of|in\s+every)\s+\w+\b",
+    re.I,
+)
 # A question about an amount of money: "How much money…?", "How much does it cost?", "What is the
 # budget…?", "What salary…?". Answered by a sum: a currency, or a number beside a money word.
 _MONEY_WORDS = (
@@ -341,6 +353,7 @@ class SentenceFacts(NamedTuple):
     has_date: bool
     has_number: bool
     has_money: bool
+    has_share: bool
 
     @property
     def candidate(self) -> bool:
@@ -364,17 +377,21 @@ def sentence_facts(sentence: str) -> SentenceFacts:
         has_type(sentence, "date"),
         has_type(sentence, "number"),
         has_type(sentence, "money"),
+        has_type(sentence, "share"),
     )
 
 
 def expected_type(question: str) -> str | None:
-    """What kind of answer the question's opening asks for: "future" (a date to come), "date", "money", "number".
+    """What kind of answer the question's opening asks for: "future" (a date to come), "date",
+    "money", "share" (a percentage or fraction), "number".
     A question that asks it last is read as if it asked it first (`asked_first`)."""
     question = asked_first(question)
     if _FUTURE_WHEN.match(question):
         return "future"
     if _EXPECTS_MONEY.match(question):
         return "money"
+    if _EXPECTS_SHARE.match(question):
+        return "share"
     if _EXPECTS_DATE.match(question):
         return "date"
     if _EXPECTS_NUMBER.match(question):
@@ -391,6 +408,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
     """
     if kind == "money":
         return has_money(text)
+    if kind == "share":
+        return bool(_SHARE.search(text))
     if kind not in ("date", "future"):
         return has_count(text)
     if kind == "future" and _RELATIVE_FUTURE.search(text):
@@ -640,7 +659,17 @@ class ExtractiveAnswerer:
                 float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(facts.has_date if kind in ("date", "future") else facts.has_money if kind == "money" else facts.has_number if kind == "number" else False),
+                float(
+                    facts.has_date
+                    if kind in ("date", "future")
+                    else facts.has_money
+                    if kind == "money"
+                    else facts.has_share
+                    if kind == "share"
+                    else facts.has_number
+                    if kind == "number"
+                    else False
+                ),
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),

@@ -99,6 +99,9 @@ def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count
         ("the number of abettors apprehended?", "number"),  # "Give me the number of…", unwrapped
         ("What was the date of the Ufa summit?", "date"),
         ("What is the amount of money frozen?", "money"),
+        ("What percentage of attacks were prevented?", "share"),
+        ("How many per cent of crimes were averted?", "share"),
+        ("What is the proportion of terrorists liquidated?", "share"),
         ("What is the nature of the threat?", None),
         ("What did they spend the money on?", None),  # asks what for, not how much
         ("Why do European partners value SCO RATS?", None),
@@ -122,6 +125,30 @@ def test_the_question_opening_says_what_kind_of_answer_it_wants(question: str, k
 )
 def test_a_question_about_money_wants_a_sum(text: str, money: bool) -> None:
     assert has_type(text, "money") is money
+
+
+@pytest.mark.parametrize(
+    ("text", "share"),
+    [
+        ("About 40% of the websites were blocked.", True),
+        ("Twelve per cent were foiled.", True),
+        ("Half of the abettors were apprehended.", True),
+        ("Two out of five attacks were averted.", True),
+        ("167 terrorist and extremist crimes were averted in 2015.", False),  # a count, not a share
+        ("one of the most successful regional platforms", False),
+    ],
+)
+def test_a_question_about_a_share_wants_a_percentage_or_a_fraction(text: str, share: bool) -> None:
+    assert has_type(text, "share") is share
+
+
+def test_a_count_does_not_answer_what_percentage(pipeline: Pipeline) -> None:
+    # "What percentage of terrorists were liquidated?" got "150 terrorists were liquidated…": a
+    # count, not a percentage, and the interview gives none. The count question is still answered.
+    for question in ("What percentage of terrorists were liquidated?", "How many per cent of crimes were averted?", "What share of websites was blocked?"):
+        assert not pipeline.ask(question).answerable, question
+    for question in ("How many terrorists were liquidated?", "How many crimes were averted?", "How many websites were blocked?"):
+        assert pipeline.ask(question).answerable, question
 
 
 def test_a_money_word_and_a_count_in_two_quoted_sentences_make_no_sum(pipeline: Pipeline) -> None:
