@@ -526,6 +526,23 @@ def test_a_follow_up_quotes_the_previous_sentence_again_when_it_holds_the_answer
     assert any("China" in c.quote for c in follow_up.citations)
 
 
+def test_a_follow_up_whose_own_words_point_back_gets_the_quoted_sentence(pipeline: Pipeline) -> None:
+    # "Which one was from China?" after the predecessors: "China" is in the sentence quoted before,
+    # which then is no repeat; marked as one, it lost to "All the countries you have listed…".
+    column = SENTENCE_FEATURES.index("repeated")
+    for first_question, follow_up, wanted in (
+        ("Who were the previous directors?", "Which one was from China?", "Zhang Xinfeng"),
+        ("Who were Sysoyev's predecessors?", "Which of them came from Kazakhstan?", "Djumanbekov"),
+    ):
+        first = pipeline.ask(first_question, mode="extractive")
+        assert any(wanted in c.quote for c in first.citations)
+        history = (ChatTurn("user", first_question), ChatTurn("assistant", first.answer))
+        _, evidence = pipeline.evidence(follow_up, history)
+        text = pipeline.document("sysoyev-interview").text
+        assert not any(s.features[column] for s in evidence.scored if wanted in text[s.key.start : s.key.end])
+        assert any(wanted in c.quote for c in pipeline.ask(follow_up, history, mode="extractive").citations)
+
+
 def test_listwise_fit_learns_the_feature_that_separates_supporting_sentences() -> None:
     rng = np.random.default_rng(1)
     rankings = []
