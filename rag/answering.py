@@ -168,7 +168,7 @@ class ScoredSentence:
 # fitted on labelled questions by `python -m eval.calibrate --sentences`).
 SENTENCE_FEATURES = (
     "dense",  # cosine(question, sentence)
-    "lexical",  # IDF-weighted share of the question's words in the sentence
+    "lexical",  # IDF-weighted share of the question's words in the sentence (a follow-up's: or of its own words, if more)
     "context",  # cosine(question, the sentence's chunk or the interviewer's question it answers)
     "rank",  # 1 / rank of the chunk the sentence came from
     "question_chunk",  # 1 when the sentence is the interviewer's
@@ -652,11 +652,16 @@ class ExtractiveAnswerer:
         weights = sentence_weights(self.settings)
         specifics_weight = weights[SENTENCE_FEATURES.index("specifics")]
         scored = []
-        own_terms = content_terms(query.text) if query.said else []  # the follow-up's own words
+        own_terms = content_terms(query.text) if query.said or query.context else []  # a follow-up's own words
         for (key, hit, rank), cos, row in zip(candidates, sentence_cos, rows, strict=True):
             sentence = self.texts[key.doc_id][key.start : key.end]
             facts = sentence_facts(sentence)
             lexical = self.weighted_coverage(terms, facts.terms)
+            if query.context:
+                # A follow-up's own words say what is asked now; the previous question's words,
+                # the topic. "What was its objective?" after "What was Xiaomen-2015?": the sentence
+                # with "objective" and not the name scores as well as one with the name alone.
+                lexical = max(lexical, self.weighted_coverage(own_terms, facts.terms))
             features = (
                 float(cos),
                 lexical,
