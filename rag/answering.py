@@ -12,6 +12,7 @@ with weights fitted on labelled questions by `python -m eval.calibrate` and kept
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 import math
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+import bm25s
 import numpy as np
 
 from rag.chunking import embedding_text
@@ -281,10 +283,50 @@ def specifics(question: str, names: Set[str] = frozenset()) -> list[str]:
     return out
 
 
-def _vocabulary(text: str) -> frozenset[str]:
-    """A text's words and content terms: what the missing-name check looks a name up in."""
-    terms, words_ = term_sets(text)
+def _vocabulary(text: str, cached: bool = True) -> frozenset[str]:
+    """A text's words and content terms: what the missing-name check looks a name up in.
+    `cached=False` for texts read once at start (every chunk): they would fill term_sets' cache."""
+    terms, words_ = term_sets(text) if cached else term_sets.__wrapped__(text)
     return terms | words_
+
+
+class _Postings:
+    """Which chunks hold each search term, read straight from the BM25 index (its columns list
+    the chunks of each term): the chunks in which a name is found, without reading every chunk's
+    words for each name (at 10,000 chunks that took 1.6 s a name, and a word set per chunk held
+    56 MB)."""
+
+    def __init__(self, bm25: bm25s.BM25) -> None:
+        self._indices = np.asarray(bm25.scores["indices"])
+        self._indptr = np.asarray(bm25.scores["indptr"])
+        self._column: dict[str, int] = bm25.vocab_dict
+        self._sorted = sorted(self._column)
+
+    def _chunks(self, term: str) -> np.ndarray:
+        column = self._column.get(term)
+        if column is None or column + 1 >= len(self._indptr):
+            return self._indices[:0]
+        return self._indices[self._indptr[column] : self._indptr[column + 1]]
+
+    def holding(self, token: str) -> set[int]:
+        """The chunks that have every word of `token` as a term, as `_present` reads it: the word,
+        its term ("India’s": "india"), or (five letters or more) a term sharing its first five letters."""
+        held: set[int] | None = None
+        for part in words(token):
+            terms = content_terms(part)
+            if not terms:
+                continue  # a stopword or an initial ("The", "M."): in nearly every chunk, no constraint
+            keys = {part, *terms}
+            if len(part) >= 5:
+                at = bisect.bisect_left(self._sorted, part[:5])
+                while at < len(self._sorted) and self._sorted[at].startswith(part[:5]):
+                    keys.add(self._sorted[at])
+                    at += 1
+            found = {int(i) for k in keys for i in self._chunks(k)}
+            held = found if held is None else held & found
+            if not held:
+                return set()
+        return held or set()
 
 
 def _missing(reading: Reading, vocabulary: Set[str], values: Set[float]) -> int:
@@ -529,18 +571,15 @@ class ExtractiveAnswerer:
             for position, chunk in enumerate(index.chunks)
             if chunk.kind == "question" and any(is_yes_no(texts[chunk.doc_id][span.start : span.end]) for span in chunk.sentences)
         )
-        # What each interview question and its answer say, for the names a question asks about.
-        section_text: dict[int, list[str]] = {}
-        for position, chunk in enumerate(index.chunks):
-            section = index.chunk_section[position]
-            if section >= 0:
-                section_text.setdefault(section, [chunk.section or ""]).append(chunk.text)
+        # The chunks of each interview question and its answer; what they say is read when first
+        # needed (section_words), not for every section at start.
+        self._section_chunks: dict[int, list[int]] = {}
+        for position in range(len(index.chunks)):
+            if (section := index.chunk_section[position]) >= 0:
+                self._section_chunks.setdefault(section, []).append(position)
         self._section_words: dict[int, tuple[frozenset[str], frozenset[float]]] = {}
-        for section, parts in section_text.items():
-            text = " ".join(parts)
-            self._section_words[section] = (_vocabulary(text), quantity_values(text))
-        # Each chunk's words, as the missing-name check reads them (see anchor).
-        self._chunk_vocabulary = [_vocabulary(embedding_text(c)) for c in index.chunks]
+        # Which chunks hold each term, for the names a question asks about (see anchor).
+        self._postings = _Postings(index.bm25)
         # The sentence after each answer sentence, within its answer (chunks never cross answers).
         self._next_sentence: dict[SentenceKey, SentenceKey] = {}
         for chunk in index.chunks:
@@ -548,6 +587,16 @@ class ExtractiveAnswerer:
                 keys = [SentenceKey(chunk.doc_id, span.start, span.end) for span in chunk.sentences]
                 self._next_sentence.update(itertools.pairwise(keys))
         self._sentence_texts = {k: texts[k.doc_id][k.start : k.end] for k in index.sentence_keys if k.doc_id in texts}
+
+    def section_words(self, section: int) -> tuple[frozenset[str], frozenset[float]]:
+        """What an interview question and its answer say (words, terms, and the values of their
+        numbers), for the names and numbers a question asks about; read once per section."""
+        found = self._section_words.get(section)
+        if found is None:
+            chunks = [self.index.chunks[i] for i in self._section_chunks.get(section, [])]
+            text = " ".join([chunks[0].section or "" if chunks else "", *(c.text for c in chunks)])
+            found = self._section_words[section] = (_vocabulary(text, cached=False), quantity_values(text))
+        return found
 
     def idf(self, term: str) -> float:
         return self._idf.get(term, self._unknown_idf)
@@ -638,9 +687,9 @@ class ExtractiveAnswerer:
         # Restating an interview question is not enough when the question names what that
         # exchange never mentions ("Does RATS work with the CIS?" is not "Do RATS' experts
         # cooperate with India…?"): then no interview question is taken as restated.
-        if restated and not _missing(reading, *self._section_words[max(restated, key=lambda r: r[0])[1]]):
+        if restated and not _missing(reading, *self.section_words(max(restated, key=lambda r: r[0])[1])):
             for match, section, lead, hit, rank in restated:
-                if _missing(reading, *self._section_words[section]):
+                if _missing(reading, *self.section_words(section)):
                     continue
                 leads[lead] = max(match, leads.get(lead, 0.0))
                 if lead not in seen and lead.doc_id == hit.chunk.doc_id:
@@ -804,16 +853,16 @@ class ExtractiveAnswerer:
         """
         out = list(hits)
         for name in self._asked(query):
-            if name[:1].isdigit() or any(_present(name, self._chunk_vocabulary[h.position]) for h in out[:3]):
+            if name[:1].isdigit():
                 continue
-            holders = [i for i, vocab in enumerate(self._chunk_vocabulary) if _present(name, vocab)]
-            if not 1 <= len(holders) <= 3:
+            holders = self._postings.holding(name)
+            if any(h.position in holders for h in out[:3]) or not 1 <= len(holders) <= 3:
                 continue
             terms = content_terms(name)
             if not terms:
                 continue  # an initial ("D.") or a stopword ("Against"): no word to search for
             scores = self.index.bm25.get_scores(terms)
-            best = max(holders, key=lambda i: float(scores[i]))
+            best = max(sorted(holders), key=lambda i: float(scores[i]))
             chunk = self.index.chunks[best]
             out = [h for h in out if h.position != best]
             at = min(2, len(out))
