@@ -285,7 +285,7 @@ def specifics(question: str, names: Set[str] = frozenset()) -> list[str]:
 
 def _vocabulary(text: str, cached: bool = True) -> frozenset[str]:
     """A text's words and content terms: what the missing-name check looks a name up in.
-    `cached=False` for texts read once at start (every chunk): they would fill term_sets' cache."""
+    `cached=False` for long texts read once (a whole exchange): they would crowd term_sets' cache."""
     terms, words_ = term_sets(text) if cached else term_sets.__wrapped__(text)
     return terms | words_
 
@@ -791,9 +791,9 @@ class ExtractiveAnswerer:
 
     def expansion(self, acronym: str, vector: np.ndarray) -> Answer:
         """What "What does SCO stand for?" asks: the first sentence that spells the acronym out
-        (`rag.lexical.spelt_out`: "…Observers to the Shanghai Cooperation Organisation."), led by
-        the name it gives; a refusal when no document spells it out (the interview never does
-        for RATS). The word "stand", searched, found "…able to stand against…"."""
+        (`rag.lexical.spelt_out`: "The Shanghai Cooperation Organisation is celebrating its 15th
+        anniversary."), led by the name it gives; a refusal when no document spells it out (the
+        interview never does for RATS). The word "stand", searched, found "…able to stand against…"."""
         for doc_id, text in self.texts.items():
             for start, end in spelt_out(text, acronym):
                 key = next((k for k in self._sentence_texts if k.doc_id == doc_id and k.start <= start and end <= k.end), None)

@@ -143,7 +143,8 @@ def test_term_pairs_are_neighbouring_terms_within_a_clause() -> None:
 def test_an_acronym_is_spelt_out_by_capitalised_initials_or_a_bracketed_definition() -> None:
     text = (
         "Observers to the Shanghai Cooperation Organisation met. Members of international terrorist "
-        "organisations (ITOs) recruit. The UN Office for Drugs and Crime and Illegal Trade."
+        "organisations (ITOs) recruit. The UN Office for Drugs and Crime and Illegal Trade. The CIS "
+        "Anti-Terrorism Centre."
     )
     found = lambda acronym: [text[s:e] for s, e in spelt_out(text, acronym)]  # noqa: E731
     assert found("SCO") == ["Shanghai Cooperation Organisation"]
@@ -151,6 +152,7 @@ def test_an_acronym_is_spelt_out_by_capitalised_initials_or_a_bracketed_definiti
     assert found("IT") == []  # two capitalised initials coincide too easily
     assert found("UNODC") == []  # "UN …" is not spelt out
     assert found("RATS") == []
+    assert found("ATC") == ["Anti-Terrorism Centre"]  # each capitalised part of a hyphenated word
 
 
 def test_thousands_separators_do_not_split_a_number_into_terms() -> None:
