@@ -373,7 +373,9 @@ def name_words(texts: Iterable[str]) -> frozenset[str]:
     lower: set[str] = set()
     for text in texts:
         for m in _ANY_WORD.finditer(text):
-            token = _POSSESSIVE.sub("", m.group())
+            token = m.group()
+            if "'" in token or "’" in token:
+                token = _POSSESSIVE.sub("", token)
             if token[0].islower():
                 lower.add(token)
             elif token[0].isupper() and not starts_sentence(text[max(0, m.start() - 8) : m.start()]):
