@@ -378,7 +378,7 @@ def name_words(texts: Iterable[str]) -> frozenset[str]:
                 token = _POSSESSIVE.sub("", token)
             if token[0].islower():
                 lower.add(token)
-            elif token[0].isupper() and not starts_sentence(text[max(0, m.start() - 8) : m.start()]):
+            elif token[0].isupper() and token.lower() not in capitalised and not starts_sentence(text[max(0, m.start() - 8) : m.start()]):
                 capitalised.add(token.lower())
     return frozenset(w for w in capitalised - lower - _QUESTION_WORDS if len(w) > 1)
 
