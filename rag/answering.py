@@ -405,6 +405,13 @@ class SentenceFacts(NamedTuple):
     has_money: bool
     has_share: bool
 
+    def has_kind(self, kind: str | None) -> bool:
+        """Whether the sentence has what a question wanting `kind` (expected_type) asks for; for
+        "future", any date (the publication year is read in ExtractiveAnswerer.has_kind)."""
+        if kind in ("date", "future"):
+            return self.has_date
+        return {"money": self.has_money, "share": self.has_share, "number": self.has_number}.get(kind or "", False)
+
     @property
     def candidate(self) -> bool:
         """May be quoted as an answer (see is_answer_candidate)."""
@@ -722,17 +729,7 @@ class ExtractiveAnswerer:
                 float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(
-                    facts.has_date
-                    if kind in ("date", "future")
-                    else facts.has_money
-                    if kind == "money"
-                    else facts.has_share
-                    if kind == "share"
-                    else facts.has_number
-                    if kind == "number"
-                    else False
-                ),
+                float(facts.has_kind(kind)),
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),
@@ -801,10 +798,7 @@ class ExtractiveAnswerer:
                 key = next((k for k in self._sentence_texts if k.doc_id == doc_id and k.start <= start and end <= k.end), None)
                 if key is None:
                     continue  # outside every sentence (a heading): keep looking
-                row = self.index.sentence_row[key]
-                chunk_id = self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
-                score = round(float(self.index.sentence_vectors[row] @ vector), 4)
-                citation = Citation(1, doc_id, chunk_id, key.start, key.end, self._sentence_texts[key], score)
+                citation = self._cite(1, key, vector)
                 name = " ".join(text[start:end].split())
                 return dataclasses.replace(quoted([citation]), answer=f"{acronym}: {name}. {citation.quote} [1]")
         return refusal()
@@ -830,13 +824,15 @@ class ExtractiveAnswerer:
             length += len(text)
         if not chosen:
             return Answer(NOTHING_MORE, False, (), "extractive", None, {})
-        citations = []
-        for n, k in enumerate(chosen, 1):
-            row = self.index.sentence_row[k]
-            chunk_id = self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
-            score = round(float(self.index.sentence_vectors[row] @ vector), 4)
-            citations.append(Citation(n, k.doc_id, chunk_id, k.start, k.end, self._sentence_texts[k], score))
-        return quoted(citations)
+        return quoted([self._cite(n, k, vector) for n, k in enumerate(chosen, 1)])
+
+    def _cite(self, n: int, key: SentenceKey, vector: np.ndarray) -> Citation:
+        """Citation `n` of a sentence quoted without being scored (its chunk: the first that holds
+        it; its score: its cosine to the question)."""
+        row = self.index.sentence_row[key]
+        chunk_id = self.index.chunks[self.index.sentence_chunks[row][0]].chunk_id
+        score = round(float(self.index.sentence_vectors[row] @ vector), 4)
+        return Citation(n, key.doc_id, chunk_id, key.start, key.end, self._sentence_texts[key], score)
 
     def _following(self, key: SentenceKey) -> Iterator[SentenceKey]:
         """The sentences after `key` in its answer, in order."""

@@ -490,7 +490,8 @@ def quantity_values(text: str) -> frozenset[float]:
 # Names and their acronyms: "Regional Anti-Terrorist Structure" is the corpus's "RATS", "United
 # Nations" its "UN", and "UNODC" its "UN Office for Drugs and Crime".
 _CAPITALISED = r"(?:[A-Z][\w’'\-]*)"
-_JOINER = r"(?:of|and|for|the|on|in|&)"
+_JOINERS = ("of", "and", "for", "the", "on", "in", "&")  # small words a name may have between its capitalised ones
+_JOINER = "(?:" + "|".join(_JOINERS) + ")"
 _NAME_RUN = re.compile(rf"{_CAPITALISED}(?: +(?:{_JOINER} +)*{_CAPITALISED})*")  # one line, no comma
 _NAME_RUN3 = re.compile(rf"{_CAPITALISED}(?: +(?:{_JOINER} +)*{_CAPITALISED}){{2,}}")
 _LEADING = re.compile(r"^(?:(?:The|A|An|And|But|Or|In|On|Of|For|As|At|By|With|To|From)\s+)+")
@@ -519,9 +520,6 @@ def _runs(text: str) -> list[tuple[int, int, str]]:
                 start, end = run.start() + caps[i].start(), run.start() + caps[j - 1].end()
                 out.append((start, end, "".join(_initials(m.group()) for m in caps[i:j])))
     return out
-
-
-_JOINERS = frozenset({"of", "and", "for", "the", "on", "in", "&"})
 
 
 def spelt_out(text: str, acronym: str) -> list[tuple[int, int]]:

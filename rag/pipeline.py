@@ -157,11 +157,12 @@ class Pipeline:
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
         if not self._use_llm(mode):
-            if len(parts := split_question(plain_question(question))) > 1:
+            plain = plain_question(question)
+            if len(parts := split_question(plain)) > 1:
                 extractive = self._answer_parts(parts, history, top_k)  # "How many…, and how many…?"
             elif is_more_request(question) and (previous := _last_answer(history)):
                 extractive = self.extractive.continuation(previous, vector)  # "Tell me more"
-            elif acronym := asked_expansion(plain_question(question)):
+            elif acronym := asked_expansion(plain):
                 extractive = self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
         answer = extractive
         if self._use_llm(mode):

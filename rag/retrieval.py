@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import bm25s
 import numpy as np
 
 from rag.embedding import Embedder
@@ -316,10 +317,12 @@ class Retriever:
                 break
         return ranking[:k]
 
-    def bm25_ranking(self, terms: list[str], k: int) -> list[tuple[int, float]]:
+    def bm25_ranking(self, terms: list[str], k: int, model: bm25s.BM25 | None = None) -> list[tuple[int, float]]:
+        """The `k` chunks `model` (the word index by default) scores best for `terms`, best first;
+        chunks it scores 0 are left out."""
         if not terms:
             return []
-        scores = self.index.bm25.get_scores(terms)
+        scores = (model or self.index.bm25).get_scores(terms)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -329,12 +332,7 @@ class Retriever:
         """Chunks by BM25 over the question's neighbouring terms (`term_pairs`), best first; pairs
         with the interviewee's name are left out, as their name is."""
         pairs = [p for p in term_pairs(text) if not self._voice_terms.intersection(p.split())]
-        if not pairs:
-            return []
-        scores = self.index.pairs.get_scores(pairs)
-        top = np.flatnonzero(scores)
-        top = top[np.argsort(-scores[top], kind="stable")][:k]
-        return [(int(i), float(scores[i])) for i in top]
+        return self.bm25_ranking(pairs, k, self.index.pairs)
 
     def retrieve(self, question: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
         return self.retrieve_query(self.query(question, history), top_k)

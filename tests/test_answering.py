@@ -518,10 +518,14 @@ def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline
     assert not {c.quote for c in pipeline.ask(follow_up, history, mode="extractive").citations} & already
 
 
+def _ask_first(pipeline: Pipeline, question: str) -> tuple[Answer, tuple[ChatTurn, ...]]:
+    """The extractive answer to `question`, and the history a follow-up to it carries."""
+    answer = pipeline.ask(question, mode="extractive")
+    return answer, (ChatTurn("user", question), ChatTurn("assistant", answer.answer))
+
+
 def test_a_follow_up_quotes_the_previous_sentence_again_when_it_holds_the_answer(pipeline: Pipeline) -> None:
-    first_question = "What was the Xiaomen-2015 exercise?"
-    first = pipeline.ask(first_question, mode="extractive")
-    history = (ChatTurn("user", first_question), ChatTurn("assistant", first.answer))
+    _, history = _ask_first(pipeline, "What was the Xiaomen-2015 exercise?")
     follow_up = pipeline.ask("Where was it held?", history, mode="extractive")
     assert follow_up.answerable
     assert any("China" in c.quote for c in follow_up.citations)
@@ -535,9 +539,8 @@ def test_a_follow_up_whose_own_words_point_back_gets_the_quoted_sentence(pipelin
         ("Who were the previous directors?", "Which one was from China?", "Zhang Xinfeng"),
         ("Who were Sysoyev's predecessors?", "Which of them came from Kazakhstan?", "Djumanbekov"),
     ):
-        first = pipeline.ask(first_question, mode="extractive")
+        first, history = _ask_first(pipeline, first_question)
         assert any(wanted in c.quote for c in first.citations)
-        history = (ChatTurn("user", first_question), ChatTurn("assistant", first.answer))
         _, evidence = pipeline.evidence(follow_up, history)
         text = pipeline.document("sysoyev-interview").text
         assert not any(s.features[column] for s in evidence.scored if wanted in text[s.key.start : s.key.end])
@@ -552,8 +555,7 @@ def test_a_follow_ups_own_words_count_on_their_own(pipeline: Pipeline) -> None:
         ("What was Xiaomen-2015?", "What was its objective?", "The objective of the exercise"),
         ("Which Observer States are finalising their accession?", "When was it initiated?", "Ufa Summit"),
     ):
-        first = pipeline.ask(first_question, mode="extractive")
-        history = (ChatTurn("user", first_question), ChatTurn("assistant", first.answer))
+        _, history = _ask_first(pipeline, first_question)
         _, evidence = pipeline.evidence(follow_up, history)
         _, alone = pipeline.evidence(first_question + "\n" + follow_up)
         text = pipeline.document("sysoyev-interview").text
