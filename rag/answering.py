@@ -125,6 +125,7 @@ class Reading(NamedTuple):
 
     terms: list[str]  # content terms of the question (and its context, for a follow-up)
     kind: str | None  # the kind of answer it wants (expected_type)
+    counted: str | None  # the stemmed noun a "how many" question counts (counted_noun)
     asked: list[str]  # its numbers and names (specifics)
     asked_values: list[float | None]  # the value of each of `asked` that is a number ("1,500": 1500.0)
     yes_no: bool
@@ -456,6 +457,44 @@ def expected_type(question: str) -> str | None:
     return None
 
 
+_COUNTING = re.compile(
+    r"\s*(?:how\s+many|(?:(?:what|which)(?:['’]s|\s+is|\s+was|\s+were|\s+are)?\s+)?the\s+(?:(?:total|overall|exact)\s+)?number\s+of)"
+    r"\s+(?:(?:of\s+)?(?:the|its|their|these|those)\s+)?",
+    re.I,
+)
+_IRREGULAR_PLURALS = frozenset("people men women children staff personnel police troops".split())  # noqa: SIM905
+
+
+def counted_noun(question: str) -> str | None:
+    """The noun a "how many" question counts, stemmed: the first plural among the (up to four)
+    words after "how many" or "the number of". "How many member states does the SCO have?" →
+    "state", "What is the number of improvised explosive devices seized?" → "devic". None for
+    another question, or when no plural follows ("How many took part?")."""
+    question = asked_first(question)
+    m = _COUNTING.match(question)
+    if not m:
+        return None
+    for token in words(question[m.end() :])[:4]:
+        if token in _IRREGULAR_PLURALS or (len(token) > 3 and token.endswith("s") and not token.endswith("ss")):
+            terms = content_terms(token)
+            return terms[0] if terms else None
+    return None
+
+
+def counts(text: str, counted: str | None, window: int = 5) -> bool | None:
+    """Whether a count in `text` counts `counted` (a stemmed noun: counted_noun), that noun being
+    among the few words after it: "averted 167 terrorist and extremist crimes" counts crimes, not
+    the member states named before it. None when the text does not name the noun at all (a
+    paraphrase may count it: "150 terrorists" for "militants"), or when nothing is counted."""
+    if counted is None:
+        return None
+    tokens = word_spans(text)
+    stems = [stem(t.group().lower()) for t in tokens]
+    if counted not in stems:
+        return None
+    return any(counted in stems[i + 1 : i + 1 + window] for i in _count_positions(text, tokens))
+
+
 def has_type(text: str, kind: str, published: int | None = None) -> bool:
     """Whether a text has what a "when" question (a date), a "how many" question (a count) or a
     question about money (a sum: `has_money`) wants.
@@ -524,11 +563,16 @@ def has_count(text: str) -> bool:
     A four-digit number from 1600 to 2099 reads as a year unless a plural noun follows it and no
     word that comes before a year precedes it ("blocked 2000 websites"; see _year_like_count).
     """
-    tokens = word_spans(text)
+    return next(_count_positions(text, word_spans(text)), None) is not None
+
+
+def _count_positions(text: str, tokens: Sequence[re.Match[str]]) -> Iterator[int]:
+    """The indices, among the text's `tokens`, of the words that count (see has_count)."""
     for i, m in enumerate(tokens):
         token = m.group().lower()
         if token in _CARDINALS:
-            return True
+            yield i
+            continue
         if not token.isdigit() or (_YEAR.fullmatch(token) and not _year_like_count(tokens, i)):
             continue
         if _in_name(text, m):
@@ -536,8 +580,7 @@ def has_count(text: str) -> bool:
         neighbours = {tokens[j].group().lower() for j in (i - 1, i + 1) if 0 <= j < len(tokens)}
         if len(token) <= 2 and neighbours & _MONTHS:
             continue  # "17 June", "June 17"
-        return True
-    return False
+        yield i
 
 
 class ExtractiveAnswerer:
@@ -622,7 +665,8 @@ class ExtractiveAnswerer:
         asked = self._asked(query)
         return Reading(
             terms=content_terms(query.full),
-            kind=expected_type(query.text),
+            kind=(kind := expected_type(query.text)),
+            counted=counted_noun(query.text) if kind == "number" else None,
             asked=asked,
             asked_values=asked_values(query.text, asked),
             yes_no=is_yes_no(query.text),
@@ -653,16 +697,18 @@ class ExtractiveAnswerer:
             dense=max((s.dense for s in scored), default=0.0),
             bm25=max((h.bm25_score or 0.0 for h in hits), default=0.0) / max(len(set(terms)), 1),
             missing=float(min(missing, 2)),
-            type_mismatch=float(kind is not None and not self.has_kind(chosen, kind)),
+            type_mismatch=float(kind is not None and not self.has_kind(chosen, kind, reading.counted)),
         )
 
-    def has_kind(self, chosen: Sequence[ScoredSentence], kind: str) -> bool:
+    def has_kind(self, chosen: Sequence[ScoredSentence], kind: str, counted: str | None = None) -> bool:
         """Whether one of the chosen sentences, read with its document's publication year, has `kind`.
 
         Each sentence on its own: a money word in one and a count in another make no sum.
         """
         return any(
-            has_type(self.texts[c.key.doc_id][c.key.start : c.key.end], kind, self.published.get(c.key.doc_id)) for c in chosen
+            has_type(text := self.texts[c.key.doc_id][c.key.start : c.key.end], kind, self.published.get(c.key.doc_id))
+            and counts(text, counted) is not False
+            for c in chosen
         )
 
     def score_sentences(self, query: Query, reading: Reading, vector: np.ndarray, hits: Sequence[Hit]) -> list[ScoredSentence]:
@@ -729,7 +775,7 @@ class ExtractiveAnswerer:
                 float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(facts.has_kind(kind)),
+                float(facts.has_kind(kind) and counts(sentence, reading.counted) is not False),
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),
