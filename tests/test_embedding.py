@@ -11,12 +11,15 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rag.embedding import Embedder, export_key, onnx_path
+from rag.embedding import Embedder, _QueryBatcher, export_key, onnx_path
 from rag.errors import ConfigError, IndexMismatchError
 from rag.index import build_index, current_index_path, load_index, load_index_for
 from rag.pipeline import Pipeline
@@ -230,3 +233,73 @@ def test_from_settings_follows_the_settings(tmp_path: Path) -> None:
     embedder = Embedder.from_settings(get_settings(embed_backend="torch", embed_threads=1))
     assert embedder.backend == "torch" and embedder.model_name == get_settings().model_name
     assert get_settings(embed_cache_dir=tmp_path).embed_cache_dir == tmp_path
+
+
+# ---- queries that wait for the encoder are encoded together --------------------------------
+
+
+class _Recorder:
+    """An encode function that records the batches it gets; slow enough that callers pile up."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.fail_on = fail_on
+        self.lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self.lock:
+            self.batches.append(list(texts))
+        time.sleep(0.05)
+        if self.fail_on in texts:
+            raise RuntimeError(f"cannot encode {self.fail_on}")
+        return np.array([[float(t.split()[-1])] for t in texts], dtype=np.float32)
+
+
+def _ask_all(batcher: _QueryBatcher, texts: list[str]) -> list[object]:
+    def one(text: str) -> object:
+        try:
+            return float(batcher(text)[0])
+        except RuntimeError as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(texts)) as pool:
+        return list(pool.map(one, texts))
+
+
+def test_queries_that_find_every_core_busy_are_encoded_together() -> None:
+    record = _Recorder()
+    batcher = _QueryBatcher(record, slots=2, max_batch=4)
+    texts = [f"question {i}" for i in range(12)]
+    assert _ask_all(batcher, texts) == [float(i) for i in range(12)]  # each caller gets its own vector
+    sizes = [len(b) for b in record.batches]
+    assert sum(sizes) == 12 and max(sizes) <= 4
+    assert len(sizes) < 12  # some went together
+    assert batcher._free == 2 and not batcher._queue  # every core handed back
+
+
+def test_one_query_alone_is_encoded_at_once() -> None:
+    record = _Recorder()
+    batcher = _QueryBatcher(record, slots=2, max_batch=8)
+    for i in range(3):
+        assert float(batcher(f"q {i}")[0]) == i
+    assert record.batches == [["q 0"], ["q 1"], ["q 2"]]
+
+
+def test_a_failing_batch_fails_its_own_queries_only_and_nobody_hangs() -> None:
+    record = _Recorder(fail_on="question 5")
+    batcher = _QueryBatcher(record, slots=1, max_batch=4)
+    results = _ask_all(batcher, [f"question {i}" for i in range(10)])
+    failed = {i for i, r in enumerate(results) if isinstance(r, RuntimeError)}
+    batch_of_5 = next(b for b in record.batches if "question 5" in b)
+    assert failed == {int(t.split()[-1]) for t in batch_of_5}
+    assert all(results[i] == float(i) for i in range(10) if i not in failed)
+    assert batcher._free == 1 and not batcher._queue
+    assert float(batcher("question 11")[0]) == 11.0  # still serving
+
+
+def test_concurrent_queries_get_the_vectors_they_get_alone(onnx_embedder: Embedder) -> None:
+    texts = [f"{t} ({i})" for i, t in enumerate(_texts()[:24])]
+    alone = onnx_embedder.encode(texts)
+    with ThreadPoolExecutor(8) as pool:
+        together = np.stack(list(pool.map(onnx_embedder.encode_query, texts)))
+    assert np.abs(together - alone).max() < 1e-6
