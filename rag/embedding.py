@@ -154,8 +154,7 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._lock = threading.Lock()
-        slots = max(1, (os.cpu_count() or 1) // max(1, threads))
-        self._batcher = _QueryBatcher(lambda texts: self.encode(texts, batch_size=query_batch), slots, query_batch)
+        self._batcher = _QueryBatcher(lambda texts: self.encode(texts, batch_size=query_batch), self._side_by_side(), query_batch)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -175,6 +174,10 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return _normalise(self._backend.encode(list(texts), batch_size, self._workers))
 
+    def _side_by_side(self) -> int:
+        """How many encodes of `threads` threads each the cores run at once."""
+        return max(1, (os.cpu_count() or 1) // max(1, self.threads))
+
     @contextmanager
     def all_cores(self) -> Iterator[None]:
         """Bulk encoding (ingest) uses every core; answering questions keeps to one thread each."""
@@ -183,7 +186,7 @@ class Embedder:
                 yield
             return
         before = self._workers
-        self._workers = max(1, (os.cpu_count() or 1) // max(1, self.threads))
+        self._workers = self._side_by_side()
         try:
             yield
         finally:
