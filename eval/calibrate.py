@@ -156,6 +156,12 @@ def calibrate_sentences(pipeline: Pipeline, args: argparse.Namespace) -> int:
     return 0
 
 
+def below_floor_refused(p: np.ndarray, x: np.ndarray, floor: float) -> np.ndarray:
+    """The probabilities with every item under the cosine floor refused, as the answerer does
+    (EvidenceSignals.refuses): the threshold is chosen for the decisions actually made."""
+    return np.where(x[:, FEATURES.index("dense")] < floor, 0.0, p)
+
+
 def report(name: str, p: np.ndarray, y: np.ndarray, threshold: float) -> None:
     answered = p >= threshold
     refused = ~answered
@@ -182,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         return calibrate_sentences(pipeline, args)
     x, y = features(pipeline, load_items(args.gold))
     b, w = fit_logistic(x, y)
-    p = 1 / (1 + np.exp(-(x @ w + b)))
+    floor = pipeline.settings.refuse_min_dense
+    p = below_floor_refused(1 / (1 + np.exp(-(x @ w + b))), x, floor)
     # The highest threshold that keeps false refusals under the budget on the fitted data.
     threshold = 0.5
     for t in np.arange(0.7, 0.05, -0.01):
@@ -195,9 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  RAG_{name.upper()}={value:.3f}")
     print(f"  RAG_REFUSE_BIAS={b:.3f}\n  RAG_REFUSE_THRESHOLD={threshold:.2f}")
     report("fit", p, y, threshold)
+    dense = x[:, FEATURES.index("dense")]
+    print(
+        f"cosine floor (RAG_REFUSE_MIN_DENSE) {floor:.2f}: refuses {int((dense < floor).sum())} items; "
+        f"lowest best cosine of an answerable item {dense[y == 1].min():.3f}"
+    )
     if args.holdout:
         hx, hy = features(pipeline, load_items(args.holdout))
-        report("holdout", 1 / (1 + np.exp(-(hx @ w + b))), hy, threshold)
+        report("holdout", below_floor_refused(1 / (1 + np.exp(-(hx @ w + b))), hx, floor), hy, threshold)
     return 0
 
 

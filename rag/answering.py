@@ -150,6 +150,11 @@ class EvidenceSignals:
         z = s.refuse_bias + sum(w * x for w, x in zip(weights, self.features(), strict=True))
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
+    def refuses(self, s: Settings) -> bool:
+        """Whether the evidence is too weak to answer from: no sentence is near the question at
+        all (an off-topic question), or the fitted model says the interview does not say."""
+        return self.dense < s.refuse_min_dense or self.probability(s) < s.refuse_threshold
+
 
 @dataclass(frozen=True, slots=True)
 class ScoredSentence:
@@ -226,6 +231,17 @@ def is_unquotable(sentence: str) -> bool:
 def is_answer_candidate(sentence: str) -> bool:
     """A question never answers; orders aimed at a model and links are never quoted as answers."""
     return not (is_question(sentence) or is_unquotable(sentence))
+
+
+# Pronouns that stand for something named before ("Which countries belong to it?"), and "there"
+# where it is a place ("How many people work there?"), not in "Is there…?" or "there are…".
+_BACK_REFERENCE = re.compile(r"\b(?:it|its|they|them|their|theirs)\b", re.IGNORECASE)
+_THERE = re.compile(r"\b(is|are|was|were|will|has|have|had|be|been)?\s*\bthere\b\s*(is|are|was|were|will|has|have|had|be|been|'s)?", re.IGNORECASE)
+
+
+def refers_back(question: str) -> bool:
+    """Whether a question points back with a pronoun to something named before it."""
+    return bool(_BACK_REFERENCE.search(question)) or any(not (m.group(1) or m.group(2)) for m in _THERE.finditer(question))
 
 
 def is_yes_no(question: str) -> bool:
@@ -663,12 +679,13 @@ class ExtractiveAnswerer:
     def read(self, query: Query) -> Reading:
         """What the scorer and the abstention signals need from the question, read once per answer."""
         asked = self._asked(query)
+        carried = self._carried(query, asked)
         return Reading(
             terms=content_terms(query.full),
             kind=(kind := expected_type(query.text)),
             counted=counted_noun(query.text) if kind == "number" else None,
-            asked=asked,
-            asked_values=asked_values(query.text, asked),
+            asked=asked + carried,
+            asked_values=asked_values(query.text, asked) + [None] * len(carried),
             yes_no=is_yes_no(query.text),
             about_interviewer=asks_about_interviewer(query.text, self._about_interviewer),
         )
@@ -676,6 +693,17 @@ class ExtractiveAnswerer:
     def _asked(self, query: Query) -> list[str]:
         """The question's numbers and names (specifics), but the interviewee's."""
         return [t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice]
+
+    def _carried(self, query: Query, asked: Sequence[str]) -> list[str]:
+        """The names a follow-up asks about through a pronoun: the previous question's ("Which
+        countries belong to it?" after "What is the G7?" asks about the G7)."""
+        if not query.context or not refers_back(query.text):
+            return []
+        return [
+            t
+            for t in specifics(query.context, self.names)
+            if not t[:1].isdigit() and t not in asked and not set(words(t)) <= self._voice
+        ]
 
     def signals(
         self, reading: Reading, hits: Sequence[Hit], scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence]
@@ -923,7 +951,7 @@ class ExtractiveAnswerer:
     def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:
         evidence = self.analyse(query, vector, hits)
         signals = evidence.signals
-        if not evidence.chosen or signals.probability(self.settings) < self.settings.refuse_threshold:
+        if not evidence.chosen or signals.refuses(self.settings):
             return refusal(), signals
         citations = [
             Citation(n, c.key.doc_id, c.chunk_id, c.key.start, c.key.end, self.texts[c.key.doc_id][c.key.start : c.key.end], round(c.score, 4))

@@ -76,6 +76,9 @@ _LEADING_CLAUSE = re.compile(r"^([^,?]{2,60}),\s+")
 _CLAUSE_OPENERS = frozenset(
     ["according", "regarding", "concerning", "besides", "apart", "as", "in", "on", "at", "for", "from", "by", "with", "without", "after", "before", "during", "since", "if", "when", "while", "given", "today", "now", "currently", "then", "so", "also", "and", "but", "overall"]
 )
+# A participle opens a clause too ("Asked about…, what…", "Speaking of…", "Compared with…"):
+# capitalised only as the question's first word, it is no name.
+_PARTICIPLE = re.compile(r"[A-Z][a-z]{2,}(?:ing|ed)")
 _QUESTION_OPENING = re.compile(
     r"^(what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|whether|if)\b",
     re.IGNORECASE,
@@ -171,7 +174,8 @@ def plain_question(question: str) -> str:
     if (m := _LEADING_CLAUSE.match(text)) and _QUESTION_OPENING.match(rest := text[m.end() :]):
         end = len(rest.rstrip("?.! "))
         clause = m.group(1)
-        if clause.split()[0].lower() in _CLAUSE_OPENERS:
+        opener = clause.split()[0]
+        if opener.lower() in _CLAUSE_OPENERS or _PARTICIPLE.fullmatch(opener):
             clause = clause[0].lower() + clause[1:]  # "According to…" was capitalised only as the opening
         text = f"{rest[:end]}, {clause}{rest[end:]}"
     if text and text[-1] not in "?.!" and _QUESTION_OPENING.match(text):

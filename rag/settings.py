@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # Abstention: a logistic score over evidence signals; below the threshold -> "does not say".
     # Weights calibrated on eval data by `python -m eval.calibrate` (see README).
     refuse_threshold: float = 0.37
+    # A question whose best candidate sentence has a lower cosine than this is about something
+    # else ("How do I change a flat tire?"): refused whatever the other signals say. The lowest
+    # best cosine of an answerable gold question is .252 (see README).
+    refuse_min_dense: float = Field(0.2, ge=0.0, le=1.0)
     refuse_bias: float = -0.954
     refuse_w_coverage: float = 1.253
     refuse_w_dense: float = 0.965

@@ -11,6 +11,7 @@ from rag.answering import (
     NOT_IN_INTERVIEW,
     NOTHING_MORE,
     SENTENCE_FEATURES,
+    EvidenceSignals,
     ExtractiveAnswerer,
     ScoredSentence,
     about_interviewer_pattern,
@@ -24,6 +25,7 @@ from rag.answering import (
     is_question,
     is_yes_no,
     name_words,
+    refers_back,
     refusal,
     sentence_weights,
     specifics,
@@ -187,6 +189,64 @@ def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source
 def test_a_document_year_comes_from_its_metadata_date(date: str | None, year: int | None) -> None:
     meta = {"date": date} if date else {}
     assert Document("d", "d.txt", "text", "0" * 64, meta).year == year
+
+
+# Everyday questions that share a word or two with the interview ("set" in "settings", "work",
+# "organise") and that the fitted abstention model let through before the cosine floor.
+OFF_TOPIC = (
+    "How do I reset my iPhone to factory settings?",
+    "How do I change a flat tire?",
+    "How does a jet engine work?",
+    "How do I organise my working day better?",
+    "How do I improve my credit score?",
+)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Asked about his predecessors, who does Sysoyev credit?",
+        "Looking back on 2015, how many terrorists were liquidated?",
+        "Starting with the Shanghai Convention, when was it adopted?",
+    ],
+)
+def test_a_participle_opening_the_question_is_no_missing_name(pipeline: Pipeline, question: str) -> None:
+    _, evidence = pipeline.evidence(question)
+    assert evidence.signals.missing == 0
+    assert pipeline.ask(question, mode="extractive").answerable
+
+
+def test_a_question_no_sentence_is_near_is_refused_whatever_the_fitted_model_says(pipeline: Pipeline) -> None:
+    floor = pipeline.settings.refuse_min_dense
+    without_floor = pipeline.configured(refuse_min_dense=0.0, cache_size=0)
+    let_through = 0
+    for question in OFF_TOPIC:
+        _, evidence = pipeline.evidence(question)
+        assert evidence.signals.dense < floor, question
+        assert pipeline.ask(question, mode="extractive").answerable is False, question
+        let_through += without_floor.ask(question, mode="extractive").answerable
+    # The floor is what refuses them: the fitted model alone answers most.
+    assert let_through >= 3
+
+
+def test_the_cosine_floor_sits_below_every_answerable_gold_question(pipeline: Pipeline) -> None:
+    from eval.gold import load_gold
+
+    answerable = [item.question for item in load_gold() if item.answerable]
+    lowest = min(pipeline.evidence(q)[1].signals.dense for q in answerable)
+    # A new model or corpus that moves the cosines should move the floor (README, "Abstention").
+    assert lowest >= pipeline.settings.refuse_min_dense + 0.03
+
+
+def test_the_cosine_floor_overrides_the_fitted_model_and_only_below_it(pipeline: Pipeline) -> None:
+    s = pipeline.settings
+    confident = EvidenceSignals(coverage=1.0, dense=s.refuse_min_dense + 0.01, bm25=2.0, missing=0.0, type_mismatch=0.0)
+    assert confident.probability(s) > s.refuse_threshold
+    assert confident.refuses(s) is False
+    far = EvidenceSignals(coverage=1.0, dense=s.refuse_min_dense - 0.01, bm25=2.0, missing=0.0, type_mismatch=0.0)
+    assert far.probability(s) > s.refuse_threshold
+    assert far.refuses(s) is True
+    assert far.refuses(s.model_copy(update={"refuse_min_dense": 0.0})) is False
 
 
 @pytest.mark.parametrize(
@@ -587,6 +647,46 @@ def test_a_follow_up_whose_own_words_point_back_gets_the_quoted_sentence(pipelin
         text = pipeline.document("sysoyev-interview").text
         assert not any(s.features[column] for s in evidence.scored if wanted in text[s.key.start : s.key.end])
         assert any(wanted in c.quote for c in pipeline.ask(follow_up, history, mode="extractive").citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "points_back"),
+    [
+        ("Which countries belong to it?", True),
+        ("What did they achieve?", True),
+        ("Are its members observers?", True),
+        ("How many people work there?", True),
+        ("What happened there in 2015?", True),
+        ("Is there a new treaty on extremism?", False),  # "there" of "there is", no place
+        ("Are there plans to expand?", False),
+        ("Who approves the budget?", False),
+        ("When was Xiaomen-2015 held?", False),
+    ],
+)
+def test_a_pronoun_points_back_but_there_only_as_a_place(question: str, points_back: bool) -> None:
+    assert refers_back(question) is points_back
+
+
+def test_a_follow_up_about_what_the_interview_never_names_is_refused(pipeline: Pipeline) -> None:
+    # "it" is the G7, which the interview never names: the follow-up asks about it as much as the
+    # question before did, and was answered by "All the countries you have listed are Observers…".
+    for first_question, follow_up in (
+        ("What is the G7?", "Which countries belong to it?"),
+        ("Where are the headquarters of NATO?", "How many people work there?"),
+    ):
+        first, history = _ask_first(pipeline, first_question)
+        assert not first.answerable
+        _, evidence = pipeline.evidence(follow_up, history)
+        assert evidence.signals.missing >= 1
+        assert pipeline.ask(follow_up, history, mode="extractive").answerable is False
+        # Asked without the question it leans on, nothing is missing.
+        assert pipeline.evidence(follow_up)[1].signals.missing == 0
+    # Both at once: the second part leans on the first.
+    assert pipeline.ask("What is the G7 and which countries belong to it?", mode="extractive").answerable is False
+    # A name the interview does hold is carried too, and found: the sentence that names it.
+    _, history = _ask_first(pipeline, "What is the UN Office for Drugs and Crime?")
+    answer = pipeline.ask("Has RATS established contacts with it?", history, mode="extractive")
+    assert answer.answerable and any("UN Office for Drugs and Crime" in c.quote for c in answer.citations)
 
 
 def test_a_follow_ups_own_words_count_on_their_own(pipeline: Pipeline) -> None:

@@ -252,6 +252,12 @@ def test_a_country_adjective_finds_the_country(pipeline: Pipeline) -> None:
         # Any other clause before the question word moves to the end, so the question opens with it.
         ("In 2015, how many crimes were averted?", "how many crimes were averted, in 2015?"),
         ("According to Sysoyev, who leads RATS?", "who leads RATS, according to Sysoyev?"),
+        # A participle opening the clause was capitalised only as the first word: it is no name,
+        # which the evidence would have to hold ("Asked" was, and the question was refused).
+        ("Asked about his predecessors, who does Sysoyev credit?", "who does Sysoyev credit, asked about his predecessors?"),
+        ("Looking back on 2015, how many terrorists were liquidated?", "how many terrorists were liquidated, looking back on 2015?"),
+        ("Turning to Europe, how do the partners view RATS?", "how do the partners view RATS, turning to Europe?"),
+        ("Xiaomen-2015, where was it held?", "where was it held, Xiaomen-2015?"),  # a name stays one
         ("  How  many\tcrimes were   averted? ", "How many crimes were averted?"),
         # A request's verb names no content: "list" matched "All the countries you have listed…".
         ("List all the organisations RATS cooperates with.", "all the organisations RATS cooperates with."),
