@@ -156,10 +156,10 @@ def calibrate_sentences(pipeline: Pipeline, args: argparse.Namespace) -> int:
     return 0
 
 
-def below_floor_refused(p: np.ndarray, x: np.ndarray, floor: float) -> np.ndarray:
-    """The probabilities with every item under the cosine floor refused, as the answerer does
-    (EvidenceSignals.refuses): the threshold is chosen for the decisions actually made."""
-    return np.where(x[:, FEATURES.index("dense")] < floor, 0.0, p)
+def answer_probabilities(x: np.ndarray, w: np.ndarray, b: float, floor: float) -> np.ndarray:
+    """The fitted model's probability of answering each item, 0 under the cosine floor as the
+    answerer decides (EvidenceSignals.refuses): the threshold is chosen for the decisions made."""
+    return np.where(x[:, FEATURES.index("dense")] < floor, 0.0, 1 / (1 + np.exp(-(x @ w + b))))
 
 
 def report(name: str, p: np.ndarray, y: np.ndarray, threshold: float) -> None:
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     x, y = features(pipeline, load_items(args.gold))
     b, w = fit_logistic(x, y)
     floor = pipeline.settings.refuse_min_dense
-    p = below_floor_refused(1 / (1 + np.exp(-(x @ w + b))), x, floor)
+    p = answer_probabilities(x, w, b, floor)
     # The highest threshold that keeps false refusals under the budget on the fitted data.
     threshold = 0.5
     for t in np.arange(0.7, 0.05, -0.01):
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.holdout:
         hx, hy = features(pipeline, load_items(args.holdout))
-        report("holdout", below_floor_refused(1 / (1 + np.exp(-(hx @ w + b))), hx, floor), hy, threshold)
+        report("holdout", answer_probabilities(hx, w, b, floor), hy, threshold)
     return 0
 
 

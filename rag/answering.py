@@ -691,19 +691,19 @@ class ExtractiveAnswerer:
         )
 
     def _asked(self, query: Query) -> list[str]:
-        """The question's numbers and names (specifics), but the interviewee's."""
-        return [t for t in specifics(query.text, self.names) if not set(words(t)) <= self._voice]
+        """The question's numbers and names."""
+        return self._specifics(query.text)
+
+    def _specifics(self, text: str) -> list[str]:
+        """The numbers and names of a question (specifics), but the interviewee's."""
+        return [t for t in specifics(text, self.names) if not set(words(t)) <= self._voice]
 
     def _carried(self, query: Query, asked: Sequence[str]) -> list[str]:
         """The names a follow-up asks about through a pronoun: the previous question's ("Which
         countries belong to it?" after "What is the G7?" asks about the G7)."""
         if not query.context or not refers_back(query.text):
             return []
-        return [
-            t
-            for t in specifics(query.context, self.names)
-            if not t[:1].isdigit() and t not in asked and not set(words(t)) <= self._voice
-        ]
+        return [t for t in self._specifics(query.context) if not t[:1].isdigit() and t not in asked]
 
     def signals(
         self, reading: Reading, hits: Sequence[Hit], scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence]
