@@ -850,12 +850,17 @@ class ExtractiveAnswerer:
                 rest = answers[: s.answer_max_sentences + 2]
         chosen = [first]
         length = first.key.end - first.key.start
+        # A sentence printed twice (a title repeated under itself) is quoted once.
+        quoted_texts = {self._sentence_texts.get(first.key)}
         for cand in [c for c in rest if c is not first]:
             if len(chosen) >= s.answer_max_sentences:
                 break
             size = cand.key.end - cand.key.start
             if cand.score < first.score - s.answer_margin or length + size > s.answer_max_chars:
                 continue
+            if (text := self._sentence_texts.get(cand.key)) in quoted_texts:
+                continue
+            quoted_texts.add(text)
             chosen.append(cand)
             length += size
         # Read in document order when the sentences come from the same document.
@@ -877,6 +882,57 @@ class ExtractiveAnswerer:
                 return dataclasses.replace(quoted([citation]), answer=f"{acronym}: {name}. {citation.quote} [1]")
         return refusal()
 
+    def overview(self, doc_id: str, vector: np.ndarray) -> Answer:
+        """What "What is the interview about?" asks: the document's headline and the sentences that
+        open it (an interview's standfirst, an article's lede), as many as an answer holds. A
+        document without a preamble opens with its first block. Searched, such a question has
+        little to search for but "about": it got a sentence about conferences in Tashkent."""
+        opening = [self.index.chunks[i] for i in self._opening(doc_id)]
+        keys = sorted({SentenceKey(doc_id, s.start, s.end) for c in opening for s in c.sentences}, key=lambda k: k.start)
+        headline: SentenceKey | None = None
+        lead: list[SentenceKey] = []
+        seen: set[str] = set()
+        length = 0
+        for key in keys:
+            text = self._sentence_texts.get(key)
+            if text is None or text in seen:
+                continue  # a title printed twice
+            seen.add(text)
+            facts = sentence_facts(text)
+            if not facts.terminal:
+                if headline is None and not lead:
+                    headline, length = key, len(text)
+                continue
+            if not facts.candidate:
+                continue
+            if len(lead) == self.settings.answer_max_sentences or (lead and length + len(text) > self.settings.answer_max_chars):
+                break
+            lead.append(key)
+            length += len(text)
+        if not lead:
+            return refusal()
+        citations = [self._cite(n, k, vector) for n, k in enumerate([*([headline] if headline else []), *lead], 1)]
+        answer = quoted(citations)
+        if headline is not None:  # a headline has no full stop of its own
+            head = citations[0]
+            answer = dataclasses.replace(answer, answer=f"{head.quote}. [1]{answer.answer[len(head.quote) + 4 :]}")
+        return answer
+
+    def _opening(self, doc_id: str) -> list[int]:
+        """The positions of the chunks that open a document: its preamble, or else its first chunk."""
+        chunks = [i for i, c in enumerate(self.index.chunks) if c.doc_id == doc_id]
+        return [i for i in chunks if self.index.chunks[i].kind == "text" and self.index.chunks[i].section is None] or chunks[:1]
+
+    def opening_first(self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
+        """`hits` led by the chunks that open the document (scored by their cosine to the question),
+        as many as before: what an LLM reads for "What is the interview about?"."""
+        opening = [
+            Hit(self.index.chunks[i], float(np.asarray(self.index.dense.reconstruct(i)) @ vector), position=i)
+            for i in self._opening(doc_id)
+        ]
+        taken = {h.position for h in opening}
+        return [*opening, *(h for h in hits if h.position not in taken)][: max(len(hits), len(opening))]
+
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
         """The sentences that follow, in the interviewee's answer, the last sentence that `said`
         (the previous answer) quoted and that it did not quote itself: what "Tell me more" asks
@@ -887,7 +943,8 @@ class ExtractiveAnswerer:
             return refusal()
         chosen: list[SentenceKey] = []
         length = 0
-        for key in self._following(max(found)[1]):
+        # A sentence printed twice (a title) is found twice at one place: the later copy, then.
+        for key in self._following(max(found, key=lambda f: (f[0], f[1].start))[1]):
             text = self._sentence_texts[key]
             facts = sentence_facts(text)
             if text in said or not facts.candidate or not facts.terminal:

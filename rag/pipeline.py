@@ -25,7 +25,16 @@ from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, IndexCorruptError, InputError
 from rag.index import BuildReport, SearchIndex, build_index, is_stale, load_index_for
-from rag.retrieval import Query, Retriever, asked_expansion, is_more_request, plain_question, split_question
+from rag.lexical import STOPWORDS, words
+from rag.retrieval import (
+    Query,
+    Retriever,
+    asked_expansion,
+    asks_overview,
+    is_more_request,
+    plain_question,
+    split_question,
+)
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Document, Hit, Mode
 
@@ -62,6 +71,10 @@ class Pipeline:
         self.documents = documents
         self.build_report = build_report
         interviewees = [d.interviewee for d in documents.values() if d.interviewee]
+        # Words that name a document in "Sysoyev's interview", "the TASS piece": its interviewee's, its source's.
+        self._document_names = frozenset(
+            w for d in documents.values() for w in words(f"{d.interviewee} {d.meta.get('source') or ''}") if w not in STOPWORDS
+        )
         self.retriever = Retriever(index, embedder, settings, interviewees)
         self.extractive = ExtractiveAnswerer(
             index,
@@ -156,7 +169,10 @@ class Pipeline:
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
-        if not self._use_llm(mode):
+        if overview := self._overview_document(question, history, hits):  # "What is the interview about?"
+            extractive = self.extractive.overview(overview, vector)
+            hits = self.extractive.opening_first(overview, vector, hits)  # for an LLM to read
+        elif not self._use_llm(mode):
             plain = plain_question(question)
             if len(parts := split_question(plain)) > 1:
                 extractive = self._answer_parts(parts, history, top_k)  # "How many…, and how many…?"
@@ -213,6 +229,9 @@ class Pipeline:
         history = tuple(history)
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         extractive, signals = self.extractive.answer(query, vector, hits)
+        if overview := self._overview_document(question, history, hits):
+            extractive = self.extractive.overview(overview, vector)
+            hits = self.extractive.opening_first(overview, vector, hits)
         assert self.llm is not None
         final: Answer | None = None
         for item in stream_with_llm(
@@ -244,6 +263,15 @@ class Pipeline:
             answers.append(answer)
             said += [ChatTurn("user", part), ChatTurn("assistant", answer.answer)]
         return combine_answers(parts, answers)
+
+    def _overview_document(self, question: str, history: Sequence[ChatTurn], hits: Sequence[Hit]) -> str | None:
+        """The document a question about "the interview" as a whole means (`asks_overview`): the
+        only one, or else the one its best passage comes from; None for any other question."""
+        if not asks_overview(question, opening=not history, names=self._document_names):
+            return None
+        if len(self.documents) == 1:
+            return next(iter(self.documents))
+        return hits[0].chunk.doc_id if hits else None
 
     def _retrieve(
         self, question: str, history: Sequence[ChatTurn], top_k: int | None

@@ -130,6 +130,58 @@ def asked_expansion(question: str) -> str | None:
     return word[:-1].upper() if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word.upper()
 
 
+# What a request for the gist of the whole document is made of ("What is the interview about?",
+# "Summarise the article", "main points?", "tl;dr"): words naming the document, words asking for a
+# summary, and filler. A question with any other word asks about something in the document ("What
+# does the interview say about Afghanistan?", "Who gave the interview?", "What is the draft
+# convention about?") and is searched as usual.
+_DOCUMENT_WORDS = frozenset(
+    "interview interviews article text texts piece story document conversation transcript report source q publication".split()  # noqa: SIM905
+)
+_OPENING_REFERENCES = frozenset("it this that here thing whole all".split())  # noqa: SIM905 (the document only as a conversation opens)
+_SUMMARY_WORDS = frozenset(  # ask for a summary whatever they point at
+    """summary summaries summarise summarize summarised summarized summarising summarizing sum overview overviews gist
+    synopsis recap rundown outline tldr tl dr nutshell essence essentials highlights takeaway takeaways point points
+    topic topics theme themes subject subjects message messages idea ideas argument arguments thrust picture version
+    main key central big overall general broadly basically mostly mainly essentially roughly brief briefly
+    condense condensed shorten boil distil distill digest""".split()  # noqa: SIM905
+)
+_ABOUT_WORDS = frozenset(  # ask what something is about: the document only when it is named
+    "about abt cover covers covered covering discuss discusses discussed discussing say says saying said talk talks talking deal deals dealing".split()  # noqa: SIM905
+)
+_FILLER = (STOPWORDS - frozenset("who whom when where why no not nor against before after between during until more".split())) | frozenset(  # noqa: SIM905
+    """please pls plz thanks thank hi hello hey ok okay so quick quickly short shortly simple simply plain terms words sentence
+    sentences line lines couple few one two three give gave given provide show explain describe tell know like want need time read don
+    t s d ll re ve m whats even really actually exactly anyway just well let go goes going get answer fast
+    u ur r wat wut thx im ive id dont cant k break
+    bullet bullets list paragraph paragraphs liner tweet eli5 english language layman laymans
+    single four five six seven eight nine ten
+    briefing class meeting presentation homework writing try trying across convey""".split()  # noqa: SIM905
+)
+
+
+def asks_overview(question: str, opening: bool = True, names: frozenset[str] = frozenset()) -> bool:
+    """Whether the question asks what the document is about as a whole ("What is the interview
+    about?", "Summarise the article", "What are the main points of this interview?"), not about
+    something in it ("What does the interview say about Afghanistan?"): every word of it names the
+    document, asks for a summary or is filler. `names`: more words that name the document (its
+    interviewee's, its source's: "Sysoyev's interview", "the TASS piece"). `opening`: the first
+    question of a conversation, where "What is it about?" and "Give me a summary" mean the document
+    too; later they may mean what was just said."""
+    tokens = words(question)
+    naming = _DOCUMENT_WORDS | names
+    allowed = naming | _OPENING_REFERENCES | _SUMMARY_WORDS | _ABOUT_WORDS | _FILLER
+    # A small number is a format ("in 3 bullet points", "like I'm 5"), not a fact asked about.
+    if not tokens or any(t not in allowed and not (t.isdigit() and len(t) <= 2) for t in tokens):
+        return False
+    named = any(t in naming for t in tokens)
+    if any(t in _SUMMARY_WORDS for t in tokens):
+        return named or opening
+    if any(t in _DOCUMENT_WORDS for t in tokens) and any(t in ("what", "whats", "wat", "wut") for t in tokens):
+        return True  # "What is this document?", "What's the story here?" (not "What is TASS?")
+    return any(t in _ABOUT_WORDS for t in tokens) and (named or (opening and any(t in _OPENING_REFERENCES for t in tokens)))
+
+
 def is_more_request(question: str) -> bool:
     """Whether the question asks for more of the last answer ("Tell me more", "Go on", "What else?")."""
     return bool(_MORE.match(question))

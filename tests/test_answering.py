@@ -3,6 +3,8 @@ conversation history changes what it quotes, and the calibration that fits its w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -31,9 +33,12 @@ from rag.answering import (
     specifics,
 )
 from rag.chunking import embedding_text
+from rag.embedding import Embedder
 from rag.lexical import content_terms, quantities, words
 from rag.pipeline import Pipeline
+from rag.settings import get_settings
 from rag.types import Answer, ChatTurn, Citation, Document
+from tests.conftest import make_corpus
 
 
 def test_every_candidate_carries_one_value_per_feature_and_its_weighted_sum(pipeline: Pipeline) -> None:
@@ -835,6 +840,66 @@ def test_tell_me_more_continues_the_answer_where_it_stopped(pipeline: Pipeline) 
     # After a refusal there is nothing to continue.
     refused = [ChatTurn("user", "What is the annual budget of SCO RATS?"), ChatTurn("assistant", NOT_IN_INTERVIEW)]
     assert pipeline.ask("Tell me more.", refused, mode="extractive").answer == NOT_IN_INTERVIEW
+
+
+def test_what_the_interview_is_about_is_its_headline_and_opening(pipeline: Pipeline) -> None:
+    """Searched, "What is the interview about?" has nothing but "about" to search for: it got a
+    sentence about conferences in Tashkent. It is answered with the headline and the opening lines
+    before the first question, each quoted once (the headline is printed twice)."""
+    text = pipeline.document("sysoyev-interview").text
+    first_question = min(c.start for c in pipeline.index.chunks if c.kind == "question")
+    headline = text.splitlines()[0]
+    for question in ("What is the interview about?", "Summarise the interview, please", "What are the main points of this article?"):
+        answer = pipeline.ask(question, mode="extractive")
+        assert answer.answerable and len(answer.citations) >= 2
+        quotes = [c.quote for c in answer.citations]
+        assert quotes[0] == headline and len(set(quotes)) == len(quotes)
+        assert all(c.quote == text[c.start : c.end] and c.end <= first_question for c in answer.citations)
+        assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)
+        assert sum(len(q) for q in quotes[1:]) <= pipeline.settings.answer_max_chars
+        assert all(f"[{c.n}]" in answer.answer for c in answer.citations)
+    # Something in it is asked for as usual.
+    about = pipeline.ask("What does the interview say about Afghanistan?", mode="extractive")
+    assert about.answerable and all(c.start >= first_question for c in about.citations)
+
+
+def test_an_llm_asked_what_the_interview_is_about_reads_its_opening_first(pipeline: Pipeline) -> None:
+    question = "What is the interview about?"
+    hits = pipeline.search(question)
+    vector = pipeline.retriever.query_vector(pipeline.retriever.query(question))
+    led = pipeline.extractive.opening_first("sysoyev-interview", vector, hits)
+    first_question = min(c.start for c in pipeline.index.chunks if c.kind == "question")
+    opening = [h for h in led if h.chunk.end <= first_question]
+    assert opening and led[: len(opening)] == opening and len(led) == len(hits)
+    assert len({h.position for h in led}) == len(led)  # no chunk twice
+    rest = [h.position for h in hits if h.position not in {o.position for o in opening}]
+    assert [h.position for h in led[len(opening) :]] == rest[: len(hits) - len(opening)]  # then the rest, in order
+
+
+def test_a_document_without_a_headline_is_summed_up_by_its_opening(embedder: Embedder, tmp_path: Path) -> None:
+    article = (
+        "Wind farms in the North Sea produced a record share of power last winter. Engineers credit larger turbines. "
+        "Grid operators expect the share to grow.\n\nCritics point to the cost of new cables under the sea."
+    )
+    settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
+    answer = Pipeline.load(settings, embedder=embedder).ask("What is this article about?")
+    assert answer.answerable
+    assert [c.quote for c in answer.citations] == ["Wind farms in the North Sea produced a record share of power last winter.", "Engineers credit larger turbines."]
+
+
+def test_a_sentence_printed_twice_is_quoted_once_and_can_be_continued(pipeline: Pipeline) -> None:
+    """The headline stands twice at the top of the interview. Asked in its own words, both copies
+    were quoted; and "Tell me more" after an answer that quoted it raised (two copies found at one
+    place in the answer: their keys were compared)."""
+    text = pipeline.document("sysoyev-interview").text
+    headline = text.splitlines()[0]
+    assert text.count(headline) == 2
+    answer = pipeline.ask(headline + "?", mode="extractive")
+    quotes = [c.quote for c in answer.citations]
+    assert headline in quotes and len(set(quotes)) == len(quotes)
+    history = [ChatTurn("user", headline + "?"), ChatTurn("assistant", answer.answer)]
+    more = pipeline.ask("Tell me more", history, mode="extractive")
+    assert all(c.quote == text[c.start : c.end] and c.quote not in quotes for c in more.citations)
 
 
 @pytest.mark.parametrize("retrieval", ["bm25", "dense", "hybrid"])

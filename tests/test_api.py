@@ -81,6 +81,22 @@ def test_tell_me_more_and_two_questions_in_one_over_http(client: httpx.Client, i
             assert f"[{c['n']}]" in body["answer"]
 
 
+def test_what_the_interview_is_about_and_more_of_it_over_http(client: httpx.Client, interview_text: str) -> None:
+    overview = client.post("/ask", json={"question": "What is this interview about?"}).json()
+    assert overview["answerable"] is True
+    assert overview["citations"][0]["quote"] == interview_text.splitlines()[0]  # the headline
+    history = [
+        {"role": "user", "content": "What is this interview about?"},
+        {"role": "assistant", "content": overview["answer"]},
+    ]
+    # The headline is printed twice: continuing an answer that quotes it raised (a 500).
+    more = client.post("/ask", json={"question": "Tell me more", "history": history})
+    assert more.status_code == 200, more.text
+    for body in (overview, more.json()):
+        for c in body["citations"]:
+            assert interview_text[c["start"] : c["end"]] == c["quote"]
+
+
 def test_search(client: httpx.Client, interview_text: str) -> None:
     body = client.post("/search", json={"query": "Xiamen-2015 Internet exercise", "top_k": 3}).json()
     results = body["results"]

@@ -186,6 +186,31 @@ def test_answer_with_citation_opens_the_highlighted_passage(
 
 
 @pytest.mark.browser
+def test_the_first_example_asks_what_the_interview_is_about(
+    open_tab: Callable[..., Tab], live_server: LiveServer, client: httpx.Client
+) -> None:
+    tab = open_tab(live_server)
+    page = tab.page
+    example = page.locator(".example").first
+    question = example.text_content() or ""
+    expected = client.post("/ask", json={"question": question}).json()
+    document = client.get(f"/documents/{expected['citations'][0]['doc_id']}").json()
+    headline = document["text"].splitlines()[0]
+    assert expected["answerable"] and expected["citations"][0]["quote"] == headline
+    example.click()
+    answer = page.locator(".message--assistant").last
+    expect(answer).not_to_have_class(re.compile(r"\bis-pending\b"))
+    expect(answer.locator(".answer .cite")).to_have_count(len(expected["citations"]))
+    expect(answer.locator(".source__quote").first).to_have_text(headline)
+    # The headline is cited from above the first question: the passage opens with no question shown.
+    answer.locator(".answer .cite").first.click()
+    panel = page.locator("#source-panel")
+    expect(panel.locator("#panel-passage mark")).to_have_text(headline)
+    expect(panel.locator("#panel-question")).to_be_hidden()
+    tab.check_clean()
+
+
+@pytest.mark.browser
 def test_follow_up_sends_history_and_new_chat_clears_it(
     open_tab: Callable[..., Tab], live_server: LiveServer, client: httpx.Client
 ) -> None:

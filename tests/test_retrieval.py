@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rag.lexical import content_terms, term_pairs, words
 from rag.pipeline import Pipeline
-from rag.retrieval import Ranking, asked_expansion, fuse, is_more_request, split_question
+from rag.retrieval import Ranking, asked_expansion, asks_overview, fuse, is_more_request, split_question
 
 
 def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
@@ -210,3 +210,46 @@ def test_each_part_of_a_two_part_question_is_answered(pipeline: Pipeline) -> Non
 )
 def test_a_request_for_more_is_told_apart(asked: str, more: bool) -> None:
     assert is_more_request(asked) is more
+
+
+@pytest.mark.parametrize(
+    ("asked", "overview"),
+    [
+        ("What is the interview about?", True),
+        ("what's this TASS interview all about", True),
+        ("What is Sysoyev's interview about?", True),
+        ("What was the interview given to TASS about?", True),
+        ("What topics does the article cover?", True),
+        ("What are the key takeaways from this interview?", True),
+        ("Can you summarize the interview for me, please?", True),
+        ("Give me a short overview of the text", True),
+        ("What does the interview say?", True),
+        ("What does the interview say about Afghanistan?", False),  # something in it
+        ("What is the exercise in the interview about?", False),
+        ("What is the Shanghai Convention about?", False),
+        ("Who gave the interview?", False),
+        ("When was the interview published?", False),
+        ("Summarise what he said about India", False),
+        ("What is the main topic of the Xiaomen-2015 exercise?", False),
+        ("What's the main threat he mentions?", False),
+        ("What is RATS about?", False),
+        ("main points of the article?", True),
+        ("Which topics does the interview cover?", True),
+        ("Why was the interview given?", False),
+        ("What is TASS?", False),  # a name of the document's source, not the document
+        ("What is this document?", True),
+    ],
+)
+def test_a_question_about_the_whole_document_is_told_apart(asked: str, overview: bool) -> None:
+    names = frozenset({"yevgeniy", "sysoyev", "tass"})  # the interviewee's and the source's, from the metadata
+    assert asks_overview(asked, names=names) is overview
+    assert asks_overview(asked, opening=False, names=names) is overview  # naming the document, it means it anywhere
+    if "Sysoyev" in asked or "TASS" in asked:
+        assert not asks_overview(asked)  # without those names, a name of something in it
+
+
+@pytest.mark.parametrize("asked", ["What is this about?", "What's it all about?", "Summarise it", "Give me a summary", "tl;dr"])
+def test_what_it_is_about_means_the_document_only_at_the_start(asked: str) -> None:
+    # After "What was Xiaomen-2015?", "What is it about?" asks about the exercise.
+    assert asks_overview(asked, opening=True)
+    assert not asks_overview(asked, opening=False)
