@@ -616,6 +616,7 @@ class ExtractiveAnswerer:
         # The interviewee's name in a question ("Who does Sysoyev credit…?") names the speaker of
         # every answer, not a fact the evidence must hold: it is never missing from the evidence.
         self._voice = frozenset(w for name in interviewees for w in words(name))
+        self._voice_terms = frozenset(content_terms(" ".join(interviewees)))
         self._about_interviewer = about_interviewer_pattern(self._voice)
         # Document frequency per term straight from the BM25 matrix (CSC: one column per term).
         vocab: dict[str, int] = index.bm25.vocab_dict
@@ -680,8 +681,12 @@ class ExtractiveAnswerer:
         """What the scorer and the abstention signals need from the question, read once per answer."""
         asked = self._asked(query)
         carried = self._carried(query, asked)
+        terms = content_terms(query.full)
+        # The interviewee's name says whose words are asked for, not which: it is in the byline
+        # only, so it counts as a word of the question only when the question has no other.
+        searched = [t for t in terms if t not in self._voice_terms]
         return Reading(
-            terms=content_terms(query.full),
+            terms=searched or terms,
             kind=(kind := expected_type(query.text)),
             counted=counted_noun(query.text) if kind == "number" else None,
             asked=asked + carried,

@@ -268,6 +268,9 @@ def build_query(question: str, history: Sequence[ChatTurn] = (), rewrite: Callab
 
 
 # A word after which a name is an object: "before Sysoyev" is "before him".
+# The interviewee by role: "the interviewee", "the person interviewed", and "Who was interviewed?".
+_INTERVIEWEE = re.compile(r"\b(?:the\s+)?(?:interviewee|(?:person|man|woman|official)\s+(?:being\s+)?interviewed)\b", re.IGNORECASE)
+_WHO_INTERVIEWED = re.compile(r"^(\s*who)\s+(?:was|is|got|has\s+been|is\s+being|was\s+being)\s+interviewed\b", re.IGNORECASE)
 _OBJECT_AFTER = re.compile(
     r"\b(?:before|after|by|to|with|for|about|from|of|than|like|under|ask|asked|asking|interviewed|told|credit|credits)\s+$", re.IGNORECASE
 )
@@ -311,6 +314,8 @@ class Retriever:
         self._voice_terms = frozenset(content_terms(" ".join(names)))
         who = voice_name(names)
         self._voice_names = re.compile(rf"\b{who}(?:['’]s)?\b", re.IGNORECASE) if who else None
+        # "The interviewee" is a name only the metadata gives, and only when one person answers.
+        self._interviewee = names[0] if len(set(names)) == 1 else None
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
@@ -323,6 +328,9 @@ class Retriever:
         if self.speller:
             text = self.speller.correct(text)
         text = self.acronyms.rewrite(text)
+        if self._interviewee:
+            text = _WHO_INTERVIEWED.sub(rf"\1 is {self._interviewee}", text)
+            text = _INTERVIEWEE.sub(self._interviewee, text)
         if self._attribution and self._attribution.search(text):
             text = plain_question(self._attribution.sub("", text).strip(" ,"))
         return text
