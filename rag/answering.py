@@ -649,12 +649,20 @@ class ExtractiveAnswerer:
         self._section_words: dict[int, tuple[frozenset[str], frozenset[float]]] = {}
         # Which chunks hold each term, for the names a question asks about (see anchor).
         self._postings = _Postings(index.bm25)
-        # The sentence after each answer sentence, within its answer (chunks never cross answers).
+        # The sentence after each answer sentence, within its answer (chunks never cross answers),
+        # and after each sentence of plain text (an article, an interview's opening lines). The
+        # opening lines go on into the first answer: "Tell me more" after "What is the interview
+        # about?" reads on into the interview, past the interviewer's first question.
         self._next_sentence: dict[SentenceKey, SentenceKey] = {}
+        opening_end: dict[str, SentenceKey] = {}
         for chunk in index.chunks:
-            if chunk.kind == "answer":
-                keys = [SentenceKey(chunk.doc_id, span.start, span.end) for span in chunk.sentences]
+            keys = [SentenceKey(chunk.doc_id, span.start, span.end) for span in chunk.sentences]
+            if chunk.kind in ("answer", "text"):
                 self._next_sentence.update(itertools.pairwise(keys))
+            if chunk.kind == "text" and keys:
+                opening_end[chunk.doc_id] = max(keys[-1], opening_end.get(chunk.doc_id, keys[-1]), key=lambda k: k.start)
+            elif chunk.kind == "answer" and keys and (end := opening_end.pop(chunk.doc_id, None)) and end.start < keys[0].start:
+                self._next_sentence.setdefault(end, keys[0])
         self._sentence_texts = {k: texts[k.doc_id][k.start : k.end] for k in index.sentence_keys if k.doc_id in texts}
 
     def section_words(self, section: int) -> tuple[frozenset[str], frozenset[float]]:
@@ -939,9 +947,9 @@ class ExtractiveAnswerer:
         return [*opening, *(h for h in hits if h.position not in taken)][: max(len(hits), len(opening))]
 
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
-        """The sentences that follow, in the interviewee's answer, the last sentence that `said`
-        (the previous answer) quoted and that it did not quote itself: what "Tell me more" asks
-        for. A refusal when the previous answer quoted nothing; "nothing more" when its answer
+        """The sentences that follow, in the interviewee's answer (or in plain text: an article,
+        the opening lines, which go on into the first answer), the last sentence that `said` (the
+        previous answer) quoted and that it did not quote itself: what "Tell me more" asks for. A refusal when the previous answer quoted nothing; "nothing more" when its answer
         goes no further."""
         found = [(said.find(text), key) for key, text in self._sentence_texts.items() if text in said]
         if not found:

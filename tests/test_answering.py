@@ -859,6 +859,11 @@ def test_what_the_interview_is_about_is_its_headline_and_opening(pipeline: Pipel
         assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)
         assert sum(len(q) for q in quotes[1:]) <= pipeline.settings.answer_max_chars
         assert all(f"[{c.n}]" in answer.answer for c in answer.citations)
+    # "Tell me more" reads on into the interview: the first answer, past the interviewer's question.
+    history = [ChatTurn("user", "What is the interview about?"), ChatTurn("assistant", answer.answer)]
+    more = pipeline.ask("Tell me more", history, mode="extractive")
+    first_answer = min(c.start for c in pipeline.index.chunks if c.kind == "answer")
+    assert more.answerable and more.citations[0].start == first_answer
     # Something in it is asked for as usual.
     about = pipeline.ask("What does the interview say about Afghanistan?", mode="extractive")
     assert about.answerable and all(c.start >= first_question for c in about.citations)
@@ -913,9 +918,14 @@ def test_a_document_without_a_headline_is_summed_up_by_its_opening(embedder: Emb
         "Grid operators expect the share to grow.\n\nCritics point to the cost of new cables under the sea."
     )
     settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
-    answer = Pipeline.load(settings, embedder=embedder).ask("What is this article about?")
+    pipeline = Pipeline.load(settings, embedder=embedder)
+    answer = pipeline.ask("What is this article about?")
     assert answer.answerable
     assert [c.quote for c in answer.citations] == ["Wind farms in the North Sea produced a record share of power last winter.", "Engineers credit larger turbines."]
+    # "Tell me more" reads on through plain text, across paragraphs (it did only inside an interview's answers).
+    history = [ChatTurn("user", "What is this article about?"), ChatTurn("assistant", answer.answer)]
+    more = pipeline.ask("Tell me more", history)
+    assert [c.quote for c in more.citations] == ["Grid operators expect the share to grow.", "Critics point to the cost of new cables under the sea."]
 
 
 def test_a_sentence_printed_twice_is_quoted_once_and_can_be_continued(pipeline: Pipeline) -> None:
