@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
 
+from rag.llm import ChatBackend, ChatMessage
 from rag.pipeline import Pipeline
 from tests.conftest import LiveServer, start_server
 from tests.llm_servers import LlamaServer, llama_cpp_available
@@ -90,6 +91,38 @@ def test_llm_stream_ends_with_a_checked_answer(llm_api: LiveServer, interview_te
     final = events[-1][1]
     check(final, interview_text)
     assert final["backend"].startswith("llm") or final["fallback_reason"]
+
+
+def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(pipeline: Pipeline, llama_server: LlamaServer) -> None:
+    """The real server answers; a spy on the way records what it was given to read. Searched,
+    "What is the interview about?" finds the conferences in Tashkent: the opening lines come first."""
+    configured = pipeline.configured(
+        llm_backend="openai", llm_base_url=llama_server.base_url, llm_model="gemma-3-270m", llm_max_tokens=48, llm_deadline=90, llm_read_timeout=60
+    )
+    assert configured.llm is not None
+    real: ChatBackend = configured.llm
+    prompts: list[str] = []
+
+    class Spy:
+        name = real.name
+
+        def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, deadline: float) -> str:
+            prompts.append("\n".join(m.content for m in messages))
+            return real.complete(messages, max_tokens=max_tokens, deadline=deadline)
+
+        def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, deadline: float) -> Iterator[str]:
+            prompts.append("\n".join(m.content for m in messages))
+            return real.stream(messages, max_tokens=max_tokens, deadline=deadline)
+
+    configured.llm = Spy()
+    text = pipeline.document("sysoyev-interview").text
+    headline = text.splitlines()[0]
+    answer = configured.ask("What is the interview about?", mode="llm")
+    first = re.search(r'<passage n="1">\n(.*?)\n</passage>', prompts[-1], re.DOTALL) if prompts else None
+    assert first is not None and first.group(1).startswith(headline)
+    assert all(c.quote == text[c.start : c.end] for c in answer.citations)
+    if answer.fallback_reason is not None:  # the answer it falls back to is the opening too
+        assert answer.backend == "extractive" and answer.citations[0].quote == headline
 
 
 def test_extractive_mode_is_untouched_by_the_llm(llm_api: LiveServer) -> None:
