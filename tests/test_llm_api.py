@@ -118,8 +118,11 @@ def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(pipeline: Pi
     text = pipeline.document("sysoyev-interview").text
     headline = text.splitlines()[0]
     answer = configured.ask("What is the interview about?", mode="llm")
-    first = re.search(r'<passage n="1">\n(.*?)\n</passage>', prompts[-1], re.DOTALL) if prompts else None
-    assert first is not None and first.group(1).startswith(headline)
+    events = list(configured.ask_stream("Summarise the interview", mode="llm"))  # and streamed
+    assert len(prompts) == 2 and events[-1].kind == "done"
+    for prompt in prompts:
+        first = re.search(r'<passage n="1">\n(.*?)\n</passage>', prompt, re.DOTALL)
+        assert first is not None and first.group(1).startswith(headline)
     assert all(c.quote == text[c.start : c.end] for c in answer.citations)
     if answer.fallback_reason is not None:  # the answer it falls back to is the opening too
         assert answer.backend == "extractive" and answer.citations[0].quote == headline
