@@ -691,10 +691,12 @@ class ExtractiveAnswerer:
         carried = self._carried(query, asked)
         terms = content_terms(query.full)
         # The interviewee's name says whose words are asked for, not which: it is in the byline
-        # only, so it counts as a word of the question only when the question has no other.
+        # only, so it counts as a word of the question only when no other word of it is in the
+        # interview ("What is Sysoyev's position?" is about him; "What does Sysoyev say about
+        # Afghanistan?" is about Afghanistan).
         searched = [t for t in terms if t not in self._voice_terms]
         return Reading(
-            terms=searched or terms,
+            terms=searched if any(t in self._idf for t in searched) else terms,
             kind=(kind := expected_type(query.text)),
             counted=counted_noun(query.text) if kind == "number" else None,
             asked=asked + carried,
