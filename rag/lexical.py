@@ -280,6 +280,27 @@ def _distance(a: str, b: str, most: int) -> int:
     return min(previous[-1], most + 1)
 
 
+# Russian names are romanised many ways: "Yevgeniy", "Evgeny", "Evgenii"; "Sysoyev", "Sysoev";
+# "Djumanbekov", "Dzhumanbekov". Their skeletons are one: the letters that vary between the
+# systems folded together (a iotated vowel's "y"/"j", "-iy"/"-ii"/"-y" at the end, "dzh"/"dj").
+_ROMANISED = (
+    (re.compile(r"dzh|dj"), "j"),
+    (re.compile(r"kh"), "h"),
+    (re.compile(r"y(?=[eaou])"), ""),
+    (re.compile(r"(?:iy|ii|yi|ij|y)"), "i"),
+    (re.compile(r"(.)\1"), r"\1"),
+)
+
+
+def romanised_skeleton(word: str) -> str:
+    """`word` with what varies between romanisations of a Russian name folded: "Yevgeniy",
+    "Evgeny" and "Evgenii" → "evgeni"; "Sysoyev" and "Sysoev" → "sisoev"."""
+    word = word.lower()
+    for pattern, replacement in _ROMANISED:
+        word = pattern.sub(replacement, word)
+    return word
+
+
 class Speller:
     """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist"), or
     else to English words (`common`: word → how often it occurs; "attcaks" → "attacks").
@@ -324,6 +345,12 @@ class Speller:
         # "Yekaterinburg"; not "Committee" of "Executive Committee").
         common_words = common or {}
         self._names = sorted(w for w in capitalised - lower_case if len(w) >= 6 and common_words.get(w, 0) < 100)
+        # Any word the corpus writes capitalised only, even one that only ever opens a sentence
+        # ("Yevgeniy"), is a name another romanisation can spell alike (see _romanised).
+        self._capitalised_only = [
+            w.lower() for w in tokens if len(w) >= 5 and w[0].isupper() and w.lower() not in lower_case and common_words.get(w.lower(), 0) < 100
+        ]
+        self._skeletons: dict[str, str] | None = None
         self._stems = {stem(w) for w in self._counts}
         self._known = known
         self._common = common or {}
@@ -353,7 +380,7 @@ class Speller:
             # Only into a word worth finding: "sever" is not turned into "ever", nor "abort" into "about".
             best = _most_frequent(edits, self._counts)
             if best is None and name:
-                best = self._name_near(lower, 2)
+                best = self._name_near(lower, 2) or self._romanised(lower)
             if best is None and english:
                 # Not a corpus word: an English one still tells the search what was meant ("attcaks").
                 best = _most_frequent(edits, self._common, stopwords=True)  # "accodring" → "according"
@@ -376,6 +403,16 @@ class Speller:
             return None
         closest = found[min(found)]
         return closest[0] if len(closest) == 1 else None
+
+    def _romanised(self, word: str) -> str | None:
+        """The corpus name that `word` romanises another way ("Evgeny" → "yevgeniy"), when only one
+        does; the skeletons are worked out the first time one is needed (100,000 words take 0.4 s)."""
+        if self._skeletons is None:
+            found: dict[str, set[str]] = {}
+            for name in self._capitalised_only:
+                found.setdefault(romanised_skeleton(name), set()).add(name)
+            self._skeletons = {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+        return self._skeletons.get(romanised_skeleton(word))
 
     def _is_known(self, word: str) -> bool:
         """An English word, or one inflected from one ("foiled" from "foil", "stopped" from "stop")."""
