@@ -664,6 +664,7 @@ class ExtractiveAnswerer:
             elif chunk.kind == "answer" and keys and (end := opening_end.pop(chunk.doc_id, None)) and end.start < keys[0].start:
                 self._next_sentence.setdefault(end, keys[0])
         self._sentence_texts = {k: texts[k.doc_id][k.start : k.end] for k in index.sentence_keys if k.doc_id in texts}
+        self._openings: dict[str, list[int]] = {}
 
     def section_words(self, section: int) -> tuple[frozenset[str], frozenset[float]]:
         """What an interview question and its answer say (words, terms, and the values of their
@@ -927,16 +928,19 @@ class ExtractiveAnswerer:
         if not lead:
             return refusal()
         citations = [self._cite(n, k, vector) for n, k in enumerate([*([headline] if headline else []), *lead], 1)]
-        answer = quoted(citations)
-        if headline is not None:  # a headline has no full stop of its own
-            head = citations[0]
-            answer = dataclasses.replace(answer, answer=f"{head.quote}. [1]{answer.answer[len(head.quote) + 4 :]}")
-        return answer
+        # A headline has no full stop of its own: it gets one in the answer (its quote stays exact).
+        stops = ["." if headline is not None and n == 0 else "" for n in range(len(citations))]
+        text = " ".join(f"{c.quote}{stop} [{c.n}]" for c, stop in zip(citations, stops, strict=True))
+        return Answer(text, True, tuple(citations), "extractive", None, {})
 
     def _opening(self, doc_id: str) -> list[int]:
-        """The positions of the chunks that open a document: its preamble, or else its first chunk."""
-        chunks = [i for i, c in enumerate(self.index.chunks) if c.doc_id == doc_id]
-        return [i for i in chunks if self.index.chunks[i].kind == "text" and self.index.chunks[i].section is None] or chunks[:1]
+        """The positions of the chunks that open a document: its preamble, or else its first chunk
+        (looked up once per document)."""
+        if (found := self._openings.get(doc_id)) is None:
+            chunks = [i for i, c in enumerate(self.index.chunks) if c.doc_id == doc_id]
+            found = [i for i in chunks if self.index.chunks[i].kind == "text" and self.index.chunks[i].section is None] or chunks[:1]
+            self._openings[doc_id] = found
+        return found
 
     def opening_first(self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
         """`hits` led by the chunks that open the document (scored by their cosine to the question),
@@ -951,8 +955,9 @@ class ExtractiveAnswerer:
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
         """The sentences that follow, in the interviewee's answer (or in plain text: an article,
         the opening lines, which go on into the first answer), the last sentence that `said` (the
-        previous answer) quoted and that it did not quote itself: what "Tell me more" asks for. A refusal when the previous answer quoted nothing; "nothing more" when its answer
-        goes no further."""
+        previous answer) quoted and that it did not quote itself: what "Tell me more" asks for.
+        A refusal when the previous answer quoted nothing; "nothing more" when its answer goes no
+        further."""
         found = [(said.find(text), key) for key, text in self._sentence_texts.items() if text in said]
         if not found:
             return refusal()
