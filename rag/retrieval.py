@@ -271,6 +271,7 @@ def build_query(question: str, history: Sequence[ChatTurn] = (), rewrite: Callab
 # The interviewee by role: "the interviewee", "the person interviewed", and "Who was interviewed?".
 _INTERVIEWEE = re.compile(r"\b(?:the\s+)?(?:interviewee|(?:person|man|woman|official)\s+(?:being\s+)?interviewed)\b", re.IGNORECASE)
 _WHO_INTERVIEWED = re.compile(r"^(\s*who)\s+(?:was|is|got|has\s+been|is\s+being|was\s+being)\s+interviewed\b", re.IGNORECASE)
+_HE = re.compile(r"\b(?:he|him|his)\b", re.IGNORECASE)
 _OBJECT_AFTER = re.compile(
     r"\b(?:before|after|by|to|with|for|about|from|of|than|like|under|ask|asked|asking|interviewed|told|credit|credits)\s+$", re.IGNORECASE
 )
@@ -320,7 +321,11 @@ class Retriever:
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
         names in the corpus's form ("United Nations" → "UN", see Acronyms), dates in words
-        ("17.06.2009" → "17 June 2009"), without "according to <the interviewee>"."""
+        ("17.06.2009" → "17 June 2009"), without "according to <the interviewee>". A conversation's
+        first question that says "he", "him" or "his" can only mean the interviewee: "Who is he?"
+        is "Who is Yevgeniy Sysoyev?" (and then the rules for his name apply)."""
+        if (name := self._interviewee) and not any(t.role == "user" and t.content.strip() for t in history):
+            question = _HE.sub(lambda m: f"{name}'s" if m.group().lower() == "his" else name, question)
         return build_query(question, history, self._rewrite)
 
     def _rewrite(self, text: str) -> str:

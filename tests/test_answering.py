@@ -899,6 +899,20 @@ def test_the_interviewee_by_role_is_the_interviewee_by_name(pipeline: Pipeline) 
         assert asked.answer == pipeline.ask(f"What does {named} say about Afghanistan?", mode="extractive").answer
 
 
+def test_he_in_a_first_question_is_the_interviewee(pipeline: Pipeline) -> None:
+    """Nobody has been named yet, so "he" can only be the interviewee: "Who is he?" and "What is his
+    job?" were refused. Later in a conversation "he" may be anyone named before."""
+    name = pipeline.document("sysoyev-interview").interviewee
+    for question in ("Who is he?", "What is his job?", "Which committee does he direct?"):
+        assert name in pipeline.retriever.query(question).text
+        answer = pipeline.ask(question, mode="extractive")
+        assert answer.answerable and name in answer.citations[0].quote, question
+        named = pipeline.ask(re.sub(r"\bhe\b", name, re.sub(r"\bhis\b", f"{name}'s", question)), mode="extractive")
+        assert answer.answer == named.answer  # as if he had been named
+    history = [ChatTurn("user", "Who facilitated the interview?"), ChatTurn("assistant", "Interview facilitated by Alexander Shashkov [1]")]
+    assert name not in pipeline.retriever.query("Who is he?", history).text
+
+
 def test_an_llm_asked_what_the_interview_is_about_reads_its_opening_first(pipeline: Pipeline) -> None:
     question = "What is the interview about?"
     hits = pipeline.search(question)
