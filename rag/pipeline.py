@@ -169,9 +169,8 @@ class Pipeline:
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
-        if overview := self._overview_document(question, history, hits):  # "What is the interview about?"
-            extractive = self.extractive.overview(overview, vector)
-            hits = self.extractive.opening_first(overview, vector, hits)  # for an LLM to read
+        if overview := self._overview(question, history, vector, hits):  # "What is the interview about?"
+            extractive, hits = overview
         elif not self._use_llm(mode):
             plain = plain_question(question)
             if len(parts := split_question(plain)) > 1:
@@ -229,9 +228,8 @@ class Pipeline:
         history = tuple(history)
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         extractive, signals = self.extractive.answer(query, vector, hits)
-        if overview := self._overview_document(question, history, hits):
-            extractive = self.extractive.overview(overview, vector)
-            hits = self.extractive.opening_first(overview, vector, hits)
+        if overview := self._overview(question, history, vector, hits):
+            extractive, hits = overview
         assert self.llm is not None
         final: Answer | None = None
         for item in stream_with_llm(
@@ -264,14 +262,18 @@ class Pipeline:
             said += [ChatTurn("user", part), ChatTurn("assistant", answer.answer)]
         return combine_answers(parts, answers)
 
-    def _overview_document(self, question: str, history: Sequence[ChatTurn], hits: Sequence[Hit]) -> str | None:
-        """The document a question about "the interview" as a whole means (`asks_overview`): the
-        only one, or else the one its best passage comes from; None for any other question."""
+    def _overview(
+        self, question: str, history: Sequence[ChatTurn], vector: np.ndarray, hits: list[Hit]
+    ) -> tuple[Answer, list[Hit]] | None:
+        """For a question about "the interview" as a whole (`asks_overview`): the answer that opens
+        the document, and the hits led by its opening passages (what an LLM reads). The document is
+        the only one, or else the one the best passage comes from. None for any other question."""
         if not asks_overview(question, opening=not history, names=self._document_names):
             return None
-        if len(self.documents) == 1:
-            return next(iter(self.documents))
-        return hits[0].chunk.doc_id if hits else None
+        doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
+        if doc_id is None:
+            return None
+        return self.extractive.overview(doc_id, vector), self.extractive.opening_first(doc_id, vector, hits)
 
     def _retrieve(
         self, question: str, history: Sequence[ChatTurn], top_k: int | None

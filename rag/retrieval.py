@@ -158,6 +158,7 @@ _FILLER = (STOPWORDS - frozenset("who whom when where why no not nor against bef
     single four five six seven eight nine ten
     briefing class meeting presentation homework writing try trying across convey""".split()  # noqa: SIM905
 )
+_OVERVIEW_WORDS = _DOCUMENT_WORDS | _OPENING_REFERENCES | _SUMMARY_WORDS | _ABOUT_WORDS | _FILLER
 
 
 def asks_overview(question: str, opening: bool = True, names: frozenset[str] = frozenset()) -> bool:
@@ -169,12 +170,10 @@ def asks_overview(question: str, opening: bool = True, names: frozenset[str] = f
     question of a conversation, where "What is it about?" and "Give me a summary" mean the document
     too; later they may mean what was just said."""
     tokens = words(question)
-    naming = _DOCUMENT_WORDS | names
-    allowed = naming | _OPENING_REFERENCES | _SUMMARY_WORDS | _ABOUT_WORDS | _FILLER
     # A small number is a format ("in 3 bullet points", "like I'm 5"), not a fact asked about.
-    if not tokens or any(t not in allowed and not (t.isdigit() and len(t) <= 2) for t in tokens):
+    if not tokens or any(t not in _OVERVIEW_WORDS and t not in names and not (t.isdigit() and len(t) <= 2) for t in tokens):
         return False
-    named = any(t in naming for t in tokens)
+    named = any(t in _DOCUMENT_WORDS or t in names for t in tokens)
     if any(t in _SUMMARY_WORDS for t in tokens):
         return named or opening
     if any(t in _DOCUMENT_WORDS for t in tokens) and any(t in ("what", "whats", "wat", "wut") for t in tokens):
