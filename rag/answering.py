@@ -71,7 +71,9 @@ _ASKED = "he|she|they|the director|the interviewee"
 _YES_NO = re.compile(r"^\s*(do|does|did|is|are|was|were|can|could|will|would|has|have|had|should|whether)\b", re.I)
 # "When will…?", "When is it expected to be signed?": a date after the source was published answers.
 _FUTURE_WHEN = re.compile(
-    r"^\s*when\s+(will|shall)\b|^\s*when\s+(is|are)\b.*\b(expected|going|planned|scheduled|due|set)\s+to\b", re.I
+    r"^\s*(?:when|(?:(?:on|in|by)\s+)?(?:what|which)\s+(?:date|year|day|month))(?:\s+(?:exactly|precisely|roughly|approximately))?\s+"
+    r"(?:(?:will|shall)\b|(?:is|are)\b.*\b(?:expected|going|planned|scheduled|due|set)\s+to\b)",
+    re.I,
 )
 # "…: how many?", "…, when?", "… in which year?" closing a question that opened otherwise.
 _ASKED_LAST = re.compile(
@@ -244,16 +246,31 @@ def refers_back(question: str) -> bool:
     return bool(_BACK_REFERENCE.search(question)) or any(not (m.group(1) or m.group(2)) for m in _THERE.finditer(question))
 
 
+# Words that may come before what a question asks without changing it: "And how many…?", "So
+# when…?", "Roughly how many…?", "OK but does…?". The rules that read a question's opening skip them.
+_LEAD_IN = re.compile(
+    r"^\s*(?:(?:and|but|so|also|then|ok|okay|well|now|roughly|approximately|about|around|exactly|precisely|just)(?=[\s,])[\s,]*)+",
+    re.I,
+)
+
+
+def opening(question: str) -> str:
+    """The question from the word that says what it asks: "And roughly how many…?" → "how many…?"."""
+    return _LEAD_IN.sub("", question, count=1)
+
+
 def is_yes_no(question: str) -> bool:
     """"Do…?", "Is…?", "Will…?": answered by the opening of the matching answer ("Absolutely!").
     Not "Was the convention adopted: when?", which asks when."""
-    return bool(_YES_NO.match(question)) and not _ASKED_LAST.search(question)
+    return bool(_YES_NO.match(opening(question))) and not _ASKED_LAST.search(question)
 
 
 def asked_first(question: str) -> str:
     """A question that asks for a date or a number last ("Crimes averted in 2015: how many?", "The
     convention was adopted when?"), turned to ask it first ("how many Crimes averted in 2015?"),
-    so the rules that read a question's opening read it."""
+    so the rules that read a question's opening read it. Words before its opening that do not
+    change what it asks go ("Roughly how many…?" asks how many)."""
+    question = opening(question)
     m = _ASKED_LAST.search(question)
     if not m or not question[: m.start()].strip() or _WH_OPENING.match(question):
         return question  # nothing before it, or a question of its own ("What was signed, and when?")
