@@ -28,7 +28,7 @@ import numpy as np
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
 from rag.lexical import content_terms, quantities, quantity_values, spelt_out, starts_sentence, stem, word_spans, words
-from rag.retrieval import Query
+from rag.retrieval import Query, names_document
 from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
 from rag.types import Answer, Citation, Hit
@@ -962,12 +962,46 @@ class ExtractiveAnswerer:
     def opening_first(self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
         """`hits` led by the chunks that open the document (scored by their cosine to the question),
         as many as before: what an LLM reads for "What is the interview about?"."""
-        opening = [
-            Hit(self.index.chunks[i], float(np.asarray(self.index.dense.reconstruct(i)) @ vector), position=i)
-            for i in self._opening(doc_id)
-        ]
-        taken = {h.position for h in opening}
-        return [*opening, *(h for h in hits if h.position not in taken)][: max(len(hits), len(opening))]
+        return self._led_by(self._opening(doc_id), vector, hits)
+
+    def _led_by(self, positions: Sequence[int], vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
+        first = [Hit(self.index.chunks[i], float(np.asarray(self.index.dense.reconstruct(i)) @ vector), position=i) for i in positions]
+        taken = {h.position for h in first}
+        return [*first, *(h for h in hits if h.position not in taken)][: max(len(hits), len(first))]
+
+    def provenance(self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, list[Hit]] | None:
+        """What "Who conducted this interview?" and "Which news agency was it given to?" ask: the
+        document's sentences that speak of the document itself (`names_document`: the standfirst's
+        "…has told in its interview to TASS…", the credit "Interview facilitated by…"), not the
+        interviewer's, in document order; those closest to the question when there are more than
+        an answer holds. The hits are led by their chunks. None when no sentence speaks of it:
+        searched, such a question found nothing ("interview" is no search term), and got
+        whatever matched "agency" or "conducted"."""
+        keys: list[SentenceKey] = []
+        seen: set[str] = set()
+        for key, text in sorted(self._sentence_texts.items(), key=lambda kt: kt[0].start):
+            chunk = self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
+            if key.doc_id == doc_id and text not in seen and chunk.kind != "question" and names_document(text):
+                seen.add(text)  # a title printed twice
+                keys.append(key)
+        if not keys:
+            return None
+        rows = [self.index.sentence_row[k] for k in keys]
+        closest = np.argsort(-(self.index.sentence_vectors[rows] @ vector), kind="stable")
+        chosen: list[SentenceKey] = []
+        length = 0
+        for i in closest[: self.settings.answer_max_sentences]:
+            size = keys[i].end - keys[i].start
+            if chosen and length + size > self.settings.answer_max_chars:
+                continue
+            chosen.append(keys[i])
+            length += size
+        chosen.sort(key=lambda k: k.start)
+        citations = [self._cite(n, k, vector) for n, k in enumerate(chosen, 1)]
+        # A line with no full stop of its own (a credit) gets one in the answer; its quote stays exact.
+        text = " ".join(f"{c.quote}{'' if sentence_facts(c.quote).terminal else '.'} [{c.n}]" for c in citations)
+        positions = list(dict.fromkeys(self.index.sentence_chunks[r][0] for r in (self.index.sentence_row[k] for k in chosen)))
+        return Answer(text, True, tuple(citations), "extractive", None, {}), self._led_by(positions, vector, hits)
 
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
         """The sentences that follow, in the interviewee's answer (or in plain text: an article,

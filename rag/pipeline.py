@@ -31,6 +31,7 @@ from rag.retrieval import (
     Retriever,
     asked_expansion,
     asks_overview,
+    asks_provenance,
     is_more_request,
     plain_question,
     split_question,
@@ -169,8 +170,8 @@ class Pipeline:
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
-        if overview := self._overview(question, history, vector, hits):  # "What is the interview about?"
-            extractive, hits = overview
+        if about := self._about_document(question, query, history, vector, hits):  # "What is the interview about?"
+            extractive, hits = about
         elif not self._use_llm(mode):
             plain = plain_question(question)
             if len(parts := split_question(plain)) > 1:
@@ -228,8 +229,8 @@ class Pipeline:
         history = tuple(history)
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         extractive, signals = self.extractive.answer(query, vector, hits)
-        if overview := self._overview(question, history, vector, hits):
-            extractive, hits = overview
+        if about := self._about_document(question, query, history, vector, hits):
+            extractive, hits = about
         assert self.llm is not None
         final: Answer | None = None
         for item in stream_with_llm(
@@ -262,17 +263,23 @@ class Pipeline:
             said += [ChatTurn("user", part), ChatTurn("assistant", answer.answer)]
         return combine_answers(parts, answers)
 
-    def _overview(
-        self, question: str, history: Sequence[ChatTurn], vector: np.ndarray, hits: list[Hit]
+    def _about_document(
+        self, question: str, query: Query, history: Sequence[ChatTurn], vector: np.ndarray, hits: list[Hit]
     ) -> tuple[Answer, list[Hit]] | None:
         """For a question about "the interview" as a whole (`asks_overview`): the answer that opens
-        the document, and the hits led by its opening passages (what an LLM reads). The document is
-        the only one, or else the one the best passage comes from. None for any other question."""
-        if not asks_overview(question, opening=not history, names=self._document_names):
+        the document, and the hits led by its opening passages (what an LLM reads). For one about
+        who made it (`asks_provenance`): its sentences that speak of the document, and the hits led
+        by theirs. The document is the only one, or else the one the best passage comes from. None
+        for any other question."""
+        overview = asks_overview(question, opening=not history, names=self._document_names)
+        # Read as searched: greetings and wrappers gone, typos corrected ("who conducted the interveiw").
+        if not overview and not asks_provenance(query.text, opening=not history, names=self._document_names):
             return None
         doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
         if doc_id is None:
             return None
+        if not overview:  # "Who conducted this interview?"
+            return self.extractive.provenance(doc_id, vector, hits)
         return self.extractive.overview(doc_id, vector), self.extractive.opening_first(doc_id, vector, hits)
 
     def _retrieve(

@@ -161,6 +161,50 @@ _FILLER = (STOPWORDS - frozenset("who whom when where why no not nor against bef
 _OVERVIEW_WORDS = _DOCUMENT_WORDS | _OPENING_REFERENCES | _SUMMARY_WORDS | _ABOUT_WORDS | _FILLER
 
 
+# What asks who made the document or whom it was made for ("Which news agency was the interview
+# given to?", "Who conducted this interview?", "who interviewed him? the reporter's name",
+# "interviewer name", "whose interview is this"): a maker ("reporter", "agency"…), or the document
+# with "who"/"whose" or a word for making it; and nothing else but filler and the document's names.
+# "Who conducted the Xiaomen-2015 exercise?" and "Which agency does Sysoyev head?" have words of
+# their own and are searched as usual.
+_MAKERS = frozenset(
+    """agency agencies outlet outlets publication publications publisher publishers newspaper newspapers paper media press
+    wire reporter reporters journalist journalists correspondent correspondents interviewer interviewers author authors writer
+    writers editor editors source sources""".split()  # noqa: SIM905
+)
+_MAKING = frozenset(
+    """conducted conduct conducts conducting facilitated facilitate facilitates facilitating interviewed interviewing
+    published publish publishes publishing wrote write writes written writing gave give gives given giving ran run runs carried
+    carry carries released release made make did do does done credited credit behind responsible appear appears appeared
+    appearing speaking speaks spoke speaker put asked questions""".split()  # noqa: SIM905
+)
+_WHO = frozenset("who whom whose whos".split())  # noqa: SIM905
+_PROVENANCE_WORDS = _DOCUMENT_WORDS | _MAKERS | _MAKING | _WHO | _OPENING_REFERENCES | _FILLER | frozenset(
+    "what whats which where name names news".split()  # noqa: SIM905
+)
+
+
+def asks_provenance(question: str, opening: bool = True, names: frozenset[str] = frozenset()) -> bool:
+    """Whether the question asks who made the document (gave, conducted, published or wrote it),
+    or for which outlet: "Which news agency was the interview given to?", "Who conducted this
+    interview?", "Who is the reporter?", "whose interview is this". Its words are all of that kind,
+    filler or the document's `names`. `opening`: the first question of a conversation, where "it"
+    and "this" mean the document ("who facilitated it?")."""
+    tokens = words(question)
+    if not tokens or any(t not in _PROVENANCE_WORDS and t not in names for t in tokens):
+        return False
+    named = any(t in _DOCUMENT_WORDS for t in tokens) or (opening and any(t in _OPENING_REFERENCES for t in tokens))
+    if any(t in _MAKERS for t in tokens):
+        return True
+    return named and (any(t in _WHO for t in tokens) or any(t in _MAKING for t in tokens))
+
+
+def names_document(sentence: str) -> bool:
+    """Whether a sentence speaks of the document itself ("…has told in its interview to TASS…",
+    "Interview facilitated by Alexander Shashkov"): what answers `asks_provenance`."""
+    return not _DOCUMENT_WORDS.isdisjoint(words(sentence))
+
+
 def asks_overview(question: str, opening: bool = True, names: frozenset[str] = frozenset()) -> bool:
     """Whether the question asks what the document is about as a whole ("What is the interview
     about?", "Summarise the article", "What are the main points of this interview?"), not about

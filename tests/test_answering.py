@@ -37,6 +37,7 @@ from rag.chunking import embedding_text
 from rag.embedding import Embedder
 from rag.lexical import content_terms, quantities, words
 from rag.pipeline import Pipeline
+from rag.retrieval import names_document
 from rag.settings import get_settings
 from rag.types import Answer, ChatTurn, Citation, Document
 from tests.conftest import make_corpus
@@ -957,6 +958,49 @@ def test_an_llm_asked_what_the_interview_is_about_reads_its_opening_first(pipeli
     assert len({h.position for h in led}) == len(led)  # no chunk twice
     rest = [h.position for h in hits if h.position not in {o.position for o in opening}]
     assert [h.position for h in led[len(opening) :]] == rest[: len(hits) - len(opening)]  # then the rest, in order
+
+
+def test_who_made_the_interview_is_answered_by_what_it_says_of_itself(pipeline: Pipeline) -> None:
+    """Searched, "Which news agency was the interview given to?" had only "news agency" to find
+    ("interview" is no search term) and got a sentence about conferences in Tashkent. Questions
+    about who made the document are answered by its sentences that speak of it: the standfirst
+    (…its interview to TASS…) and the credit (Interview facilitated by Alexander Shashkov)."""
+    for question in ("Which news agency was the interview given to?", "Who conducted this interview?", "who's the reporter", "Who facilitated it?"):
+        answer = pipeline.ask(question, mode="extractive")
+        quotes = [c.quote for c in answer.citations]
+        assert answer.answerable and quotes, question
+        assert all(names_document(q) for q in quotes), question
+        assert any("TASS" in q for q in quotes) and any("Shashkov" in q for q in quotes), question
+        assert "Interview facilitated by Alexander Shashkov." in answer.answer  # a full stop for a line without one
+    # A question about something in the interview is searched as before.
+    for question in ("Who conducted the Xiaomen-2015 exercise?", "Which agency does Sysoyev head?"):
+        assert not any("Shashkov" in c.quote for c in pipeline.ask(question, mode="extractive").citations), question
+    # After a question about the exercise, "it" is the exercise.
+    history = [ChatTurn("user", "What was Xiaomen-2015?"), ChatTurn("assistant", "An exercise.")]
+    assert not any("Shashkov" in c.quote for c in pipeline.ask("Who facilitated it?", history, mode="extractive").citations)
+
+
+def test_an_llm_asked_who_made_the_interview_reads_those_sentences_first(pipeline: Pipeline) -> None:
+    question = "Who conducted this interview?"
+    hits = pipeline.search(question)
+    vector = pipeline.retriever.query_vector(pipeline.retriever.query(question))
+    found = pipeline.extractive.provenance("sysoyev-interview", vector, hits)
+    assert found is not None
+    answer, led = found
+    cited = {c.chunk_id for c in answer.citations}
+    assert {h.chunk.chunk_id for h in led[: len(cited)]} == cited and len(led) == len(hits)
+    assert len({h.position for h in led}) == len(led)
+
+
+def test_an_article_that_names_its_author_is_asked_who_wrote_it(embedder: Embedder, tmp_path: Path) -> None:
+    article = (
+        "Wind farms in the North Sea produced a record share of power last winter. Engineers credit larger turbines.\n\n"
+        "This article was written by Jane Roe for the Harbour Gazette."
+    )
+    settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
+    pipeline = Pipeline.load(settings, embedder=embedder)
+    answer = pipeline.ask("Who wrote this article?")
+    assert [c.quote for c in answer.citations] == ["This article was written by Jane Roe for the Harbour Gazette."]
 
 
 def test_a_document_without_a_headline_is_summed_up_by_its_opening(embedder: Embedder, tmp_path: Path) -> None:

@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from rag.lexical import content_terms, term_pairs, words
 from rag.pipeline import Pipeline
-from rag.retrieval import Ranking, asked_expansion, asks_overview, fuse, is_more_request, split_question
+from rag.retrieval import (
+    Ranking,
+    asked_expansion,
+    asks_overview,
+    asks_provenance,
+    fuse,
+    is_more_request,
+    names_document,
+    split_question,
+)
 
 
 def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
@@ -253,3 +262,47 @@ def test_what_it_is_about_means_the_document_only_at_the_start(asked: str) -> No
     # After "What was Xiaomen-2015?", "What is it about?" asks about the exercise.
     assert asks_overview(asked, opening=True)
     assert not asks_overview(asked, opening=False)
+
+
+@pytest.mark.parametrize(
+    ("asked", "provenance"),
+    [
+        ("Who conducted this interview?", True),
+        ("Which news agency was the interview given to?", True),
+        ("What news agency published the article?", True),
+        ("who's the reporter", True),
+        ("Who wrote the piece?", True),
+        ("Who did the interview with Sysoyev?", True),
+        ("whose interview is this?", True),
+        ("Who was the interview with?", True),
+        ("interviewer name?", True),
+        ("What is the source of this text?", True),
+        ("Who gave the TASS interview?", True),
+        ("Who conducted the Xiaomen-2015 exercise?", False),  # something in it
+        ("Which agency does Sysoyev head?", False),
+        ("Which agencies does RATS work with?", False),
+        ("Who published the Shanghai Convention?", False),
+        ("What did the interviewer ask about India?", False),
+        ("What news did he give about Afghanistan?", False),
+        ("What is the interview about?", False),  # an overview
+        ("When was the interview published?", False),  # a date, which the interview does not give
+        ("What is TASS?", False),
+        ("Who is Sysoyev?", False),
+    ],
+)
+def test_a_question_about_who_made_the_document_is_told_apart(asked: str, provenance: bool) -> None:
+    names = frozenset({"yevgeniy", "sysoyev", "tass"})
+    assert asks_provenance(asked, names=names) is provenance
+
+
+def test_it_means_the_document_only_at_the_start() -> None:
+    # After "What was Xiaomen-2015?", "Who conducted it?" asks who held the exercise.
+    assert asks_provenance("Who conducted it?", opening=True)
+    assert not asks_provenance("Who conducted it?", opening=False)
+    assert asks_provenance("Who conducted the interview?", opening=False)
+
+
+def test_a_sentence_about_the_document_names_it() -> None:
+    assert names_document("Interview facilitated by Alexander Shashkov")
+    assert names_document("He has told in its interview to TASS how successful it has been.")
+    assert not names_document("The Executive Committee conducted the exercise.")
