@@ -992,14 +992,18 @@ def test_an_llm_asked_who_made_the_interview_reads_those_sentences_first(pipelin
     assert len({h.position for h in led}) == len(led)
 
 
+def _article(embedder: Embedder, tmp_path: Path, text: str) -> Pipeline:
+    """A pipeline over one plain article, without the interview."""
+    settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": text}, with_interview=False), index_dir=tmp_path / "index")
+    return Pipeline.load(settings, embedder=embedder)
+
+
 def test_an_article_that_names_its_author_is_asked_who_wrote_it(embedder: Embedder, tmp_path: Path) -> None:
     article = (
         "Wind farms in the North Sea produced a record share of power last winter. Engineers credit larger turbines.\n\n"
         "This article was written by Jane Roe for the Harbour Gazette."
     )
-    settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
-    pipeline = Pipeline.load(settings, embedder=embedder)
-    answer = pipeline.ask("Who wrote this article?")
+    answer = _article(embedder, tmp_path, article).ask("Who wrote this article?")
     assert [c.quote for c in answer.citations] == ["This article was written by Jane Roe for the Harbour Gazette."]
 
 
@@ -1008,8 +1012,7 @@ def test_a_document_without_a_headline_is_summed_up_by_its_opening(embedder: Emb
         "Wind farms in the North Sea produced a record share of power last winter. Engineers credit larger turbines. "
         "Grid operators expect the share to grow.\n\nCritics point to the cost of new cables under the sea."
     )
-    settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
-    pipeline = Pipeline.load(settings, embedder=embedder)
+    pipeline = _article(embedder, tmp_path, article)
     answer = pipeline.ask("What is this article about?")
     assert answer.answerable
     assert [c.quote for c in answer.citations] == ["Wind farms in the North Sea produced a record share of power last winter.", "Engineers credit larger turbines."]
