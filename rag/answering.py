@@ -27,7 +27,17 @@ import numpy as np
 
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
-from rag.lexical import content_terms, quantities, quantity_values, spelt_out, starts_sentence, stem, word_spans, words
+from rag.lexical import (
+    STOPWORDS,
+    content_terms,
+    quantities,
+    quantity_values,
+    spelt_out,
+    starts_sentence,
+    stem,
+    word_spans,
+    words,
+)
 from rag.retrieval import Query, names_document
 from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
@@ -61,7 +71,7 @@ _BEFORE_YEAR = frozenset(
 _NOT_PLURAL = frozenset("this thus always perhaps sometimes whereas besides news series".split())  # noqa: SIM905
 _MONTHS = frozenset(["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"])
 _EXPECTS_DATE = re.compile(
-    r"^\s*(when\b|what year\b|in what year\b|which year\b|in which year\b|what date\b|on what date\b"
+    r"^\s*(when\b|(in )?(what|which) years?\b|(on )?(what|which) dates?\b"
     r"|(what|which)(['’]s|\s+is|\s+was)?\s+the\s+(year|date)\b)",
     re.I,
 )
@@ -111,6 +121,7 @@ _MONEY_WORDS = (
 _AMOUNT_NOUNS = r"budgets?|salary|salaries|wages?|costs?|price|prices|fees?|income|revenues?|spending|expenditures?"
 _EXPECTS_MONEY = re.compile(
     rf"^\s*(how much\b.*\b({_MONEY_WORDS})\b|(what|which)\b(\s+[\w’']+){{0,3}}\s+({_AMOUNT_NOUNS})\b"
+    rf"|how (big|large|high|small|low)\b(\s+[\w’']+){{0,4}}\s+({_AMOUNT_NOUNS})\b"
     r"|((what|which)(['’]s|\s+is|\s+was|\s+were)?\s+)?the\s+((total|overall|exact)\s+)?(amount|sum)\s+of\s+(money|funds?|funding)\b)",
     re.I
 )
@@ -1112,7 +1123,11 @@ def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:
     for part, answer in zip(parts, trimmed, strict=True):
         if not answer.answerable:
             asked = part.strip()
-            pieces.append(f"{NOT_IN_INTERVIEW[:-1]}: {asked[0].lower()}{asked[1:]}")
+            first = asked.split(maxsplit=1)[0]
+            # "What…" reads on in lower case; a name or a word in capitals ("HOW BIG…") stays as typed.
+            if first[1:].islower() and first.lower() in STOPWORDS:
+                asked = asked[0].lower() + asked[1:]
+            pieces.append(f"{NOT_IN_INTERVIEW[:-1]}: {asked}")
             continue
         for c in answer.citations:
             span = (c.doc_id, c.start, c.end)

@@ -116,6 +116,11 @@ def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count
         ("What was the date of the Ufa summit?", "date"),
         ("What is the amount of money frozen?", "money"),
         ("What percentage of attacks were prevented?", "share"),
+        ("In which years was Zhang Xinfeng the director?", "date"),
+        ("What dates were the conferences held?", "date"),
+        ("How big is the budget of the agency?", "money"),
+        ("how large were the salaries", "money"),
+        ("How big is the Executive Committee?", None),  # a size, not a sum
         ("How many per cent of crimes were averted?", "share"),
         ("What is the proportion of terrorists liquidated?", "share"),
         ("What is the nature of the threat?", None),
@@ -811,6 +816,9 @@ def test_the_answers_to_the_parts_of_a_question_are_combined() -> None:
     assert three.answer == "First. [1] Second. [2] Fifth. [3]"
     refused = refusal()
     assert combine_answers(["What first?", "Where is it?"], [a, refused]).answer.endswith("The interview does not say: where is it?")
+    # A part in capitals, or opening with a name, is repeated as typed ("hOW BIG…" before).
+    assert combine_answers(["What first?", "HOW BIG IS IT?"], [a, refused]).answer.endswith("does not say: HOW BIG IS IT?")
+    assert combine_answers(["What first?", "Sysoyev's age?"], [a, refused]).answer.endswith("does not say: Sysoyev's age?")
     assert combine_answers(["What?", "Where?"], [refused, refused]) == refused
 
 
