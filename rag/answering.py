@@ -769,11 +769,13 @@ class ExtractiveAnswerer:
             dense=max((s.dense for s in scored), default=0.0),
             bm25=max((h.bm25_score or 0.0 for h in hits), default=0.0) / max(len(set(terms)), 1),
             missing=float(min(missing, 2)),
-            type_mismatch=float(kind is not None and not self.has_kind(chosen, kind, reading.counted)),
+            # The sentence the answer rests on must have it: a count in a second one ("…the two
+            # countries' competent authorities…") answers no "How many staff work at RATS?".
+            type_mismatch=float(kind is not None and not self.has_kind(chosen[:1] and [max(chosen, key=lambda c: c.score)], kind, reading.counted)),
         )
 
     def has_kind(self, chosen: Sequence[ScoredSentence], kind: str, counted: str | None = None) -> bool:
-        """Whether one of the chosen sentences, read with its document's publication year, has `kind`.
+        """Whether one of the sentences, read with its document's publication year, has `kind`.
 
         Each sentence on its own: a money word in one and a count in another make no sum.
         """

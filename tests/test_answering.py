@@ -281,6 +281,13 @@ def test_the_cosine_floor_overrides_the_fitted_model_and_only_below_it(pipeline:
             "How much did the member states spend on the Xiaomen-2015 exercise?",
             "How much terrorist content was blocked in 2015?",
         ),
+        # The sentence the answer rests on says nothing of staff; the count in the second one
+        # ("the two countries' competent authorities…") answered for it.
+        (
+            "number",
+            "How many people work at the Executive Committee?",
+            "How many persons faced criminal charges?",
+        ),
     ],
 )
 def test_a_question_answered_only_by_the_wrong_kind_of_figure_is_refused(
