@@ -76,7 +76,7 @@ class Pipeline:
         self._document_names = frozenset(
             w for d in documents.values() for w in words(f"{d.interviewee} {d.meta.get('source') or ''}") if w not in STOPWORDS
         )
-        self.retriever = Retriever(index, embedder, settings, interviewees)
+        self.retriever = Retriever(index, embedder, settings, interviewees, self._document_names)
         self.extractive = ExtractiveAnswerer(
             index,
             {d: doc.text for d, doc in documents.items()},

@@ -345,7 +345,14 @@ def voice_attribution(names: Iterable[str]) -> re.Pattern[str] | None:
 
 
 class Retriever:
-    def __init__(self, index: SearchIndex, embedder: Embedder, settings: Settings, interviewees: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        embedder: Embedder,
+        settings: Settings,
+        interviewees: Iterable[str] = (),
+        document_names: frozenset[str] = frozenset(),
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
@@ -360,14 +367,18 @@ class Retriever:
         self._voice_names = re.compile(rf"\b{who}(?:['’]s)?\b", re.IGNORECASE) if who else None
         # "The interviewee" is a name only the metadata gives, and only when one person answers.
         self._interviewee = names[0] if len(set(names)) == 1 else None
+        self._document_names = document_names  # for asks_overview: "Sysoyev's interview", "the TASS piece"
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
         names in the corpus's form ("United Nations" → "UN", see Acronyms), dates in words
         ("17.06.2009" → "17 June 2009"), without "according to <the interviewee>". A conversation's
         first question that says "he", "him" or "his" can only mean the interviewee: "Who is he?"
-        is "Who is Yevgeniy Sysoyev?" (and then the rules for his name apply)."""
-        if (name := self._interviewee) and not any(t.role == "user" and t.content.strip() for t in history):
+        is "Who is Yevgeniy Sysoyev?" (and then the rules for his name apply). So does one after
+        questions about the document as a whole only ("What is this interview about?" → "Who is
+        he?"): its answer presents him and nobody else."""
+        asked = [t.content for t in history if t.role == "user" and t.content.strip()]
+        if (name := self._interviewee) and all(asks_overview(q, opening=i == 0, names=self._document_names) for i, q in enumerate(asked)):
             question = _HE.sub(lambda m: f"{name}'s" if m.group().lower() == "his" else name, question)
         return build_query(question, history, self._rewrite)
 

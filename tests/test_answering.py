@@ -962,6 +962,20 @@ def test_he_in_a_first_question_is_the_interviewee(pipeline: Pipeline) -> None:
     assert name not in pipeline.retriever.query("Who is he?", history).text
 
 
+def test_he_after_the_overview_is_the_interviewee(pipeline: Pipeline) -> None:
+    """The overview presents the interviewee and nobody else, so "Who is he?" after "What is this
+    interview about?" asks about him; it got the conferences in Tashkent."""
+    name = pipeline.document("sysoyev-interview").interviewee
+    for opening in ("What is this interview about?", "Summarise the article"):
+        history = [ChatTurn("user", opening), ChatTurn("assistant", pipeline.ask(opening, mode="extractive").answer)]
+        assert name in pipeline.retriever.query("Who is he?", history).text
+        answer = pipeline.ask("What is his position?", history, mode="extractive")
+        assert answer.answerable and name in answer.citations[0].quote, opening
+    # After a question about something in it, "he" is left alone.
+    history = [ChatTurn("user", "What was Xiaomen-2015?"), ChatTurn("assistant", "An exercise.")]
+    assert name not in pipeline.retriever.query("What did he say about it?", history).text
+
+
 def test_an_llm_asked_what_the_interview_is_about_reads_its_opening_first(pipeline: Pipeline) -> None:
     question = "What is the interview about?"
     hits = pipeline.search(question)
