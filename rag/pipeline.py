@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("rag.pipeline")
 
 LLM_NOT_CONFIGURED = "llm_not_configured"
+# No passage is near the question at all (the cosine floor, EvidenceSignals.refuses): the refusal
+# is the answer, and an LLM is not asked ("How do I change a flat tire?" took it 10–35 s here).
+OFF_TOPIC = "off_topic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,9 @@ class Pipeline:
             elif acronym := asked_expansion(plain):
                 extractive = self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
         answer = extractive
-        if self._use_llm(mode):
+        if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
+            answer = dataclasses.replace(extractive, fallback_reason=OFF_TOPIC)
+        elif self._use_llm(mode):
             answer = self._llm_answer(question, history, hits, extractive, mode)
         elif mode == "llm":
             answer = dataclasses.replace(extractive, fallback_reason=LLM_NOT_CONFIGURED)
@@ -192,7 +197,7 @@ class Pipeline:
             timings_ms={"retrieve": round(t_retrieve, 3), "generate": round(t_generate, 3), "total": round(total, 3)},
         )
         self._log(question, hits, answer, signals)
-        if answer.fallback_reason is None or answer.fallback_reason == LLM_NOT_CONFIGURED:
+        if answer.fallback_reason in (None, LLM_NOT_CONFIGURED, OFF_TOPIC):
             self._cache_put(key, answer)
         return answer
 
@@ -231,6 +236,11 @@ class Pipeline:
         extractive, signals = self.extractive.answer(query, vector, hits)
         if about := self._about_document(question, query, history, vector, hits):
             extractive, hits = about
+        elif self._off_topic(extractive, signals):  # the refusal, timed, logged and cached as `ask` gives it
+            answer = self.ask(question, history, top_k, mode)
+            yield StreamEvent("token", text=answer.answer)
+            yield StreamEvent("done", answer=answer)
+            return
         assert self.llm is not None
         final: Answer | None = None
         for item in stream_with_llm(
@@ -303,6 +313,10 @@ class Pipeline:
                 f"{field} is {len(text)} characters long; the limit is {self.settings.max_question_chars} "
                 "(RAG_MAX_QUESTION_CHARS)"
             )
+
+    def _off_topic(self, extractive: Answer, signals: EvidenceSignals) -> bool:
+        """Whether the question is refused because nothing in the corpus is near it at all."""
+        return not extractive.answerable and signals.dense < self.settings.refuse_min_dense
 
     def _use_llm(self, mode: Mode) -> bool:
         return self.llm is not None and mode in ("llm", "auto")

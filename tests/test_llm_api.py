@@ -13,6 +13,7 @@ import pytest
 
 from rag.llm import ChatBackend, ChatMessage
 from rag.pipeline import Pipeline
+from rag.types import ChatTurn
 from tests.conftest import LiveServer, start_server
 from tests.llm_servers import LlamaServer, llama_cpp_available
 
@@ -93,9 +94,8 @@ def test_llm_stream_ends_with_a_checked_answer(llm_api: LiveServer, interview_te
     assert final["backend"].startswith("llm") or final["fallback_reason"]
 
 
-def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(pipeline: Pipeline, llama_server: LlamaServer) -> None:
-    """The real server answers; a spy on the way records what it was given to read. Searched,
-    "What is the interview about?" finds the conferences in Tashkent: the opening lines come first."""
+def spied(pipeline: Pipeline, llama_server: LlamaServer) -> tuple[Pipeline, list[str]]:
+    """The pipeline with the real server behind a spy that records each prompt it is sent."""
     configured = pipeline.configured(
         llm_backend="openai", llm_base_url=llama_server.base_url, llm_model="gemma-3-270m", llm_max_tokens=48, llm_deadline=90, llm_read_timeout=60
     )
@@ -115,17 +115,62 @@ def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(pipeline: Pi
             return real.stream(messages, max_tokens=max_tokens, deadline=deadline)
 
     configured.llm = Spy()
+    return configured, prompts
+
+
+def passage(prompt: str, n: int) -> str:
+    found = re.search(rf'<passage n="{n}">\n(.*?)\n</passage>', prompt, re.DOTALL)
+    assert found is not None, prompt
+    return found.group(1)
+
+
+def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(pipeline: Pipeline, llama_server: LlamaServer) -> None:
+    """The real server answers; a spy on the way records what it was given to read. Searched,
+    "What is the interview about?" finds the conferences in Tashkent: the opening lines come first."""
+    configured, prompts = spied(pipeline, llama_server)
     text = pipeline.document("sysoyev-interview").text
     headline = text.splitlines()[0]
     answer = configured.ask("What is the interview about?", mode="llm")
     events = list(configured.ask_stream("Summarise the interview", mode="llm"))  # and streamed
     assert len(prompts) == 2 and events[-1].kind == "done"
     for prompt in prompts:
-        first = re.search(r'<passage n="1">\n(.*?)\n</passage>', prompt, re.DOTALL)
-        assert first is not None and first.group(1).startswith(headline)
+        assert passage(prompt, 1).startswith(headline)
     assert all(c.quote == text[c.start : c.end] for c in answer.citations)
     if answer.fallback_reason is not None:  # the answer it falls back to is the opening too
         assert answer.backend == "extractive" and answer.citations[0].quote == headline
+
+
+def test_an_llm_asked_who_made_the_interview_reads_its_lines_about_itself(pipeline: Pipeline, llama_server: LlamaServer) -> None:
+    configured, prompts = spied(pipeline, llama_server)
+    answer = configured.ask("Which news agency was the interview given to?", mode="llm")
+    assert len(prompts) == 1
+    first_two = passage(prompts[0], 1) + passage(prompts[0], 2)
+    assert "interview to TASS" in first_two and "Interview facilitated by" in first_two
+    if answer.fallback_reason is not None:
+        assert any("TASS" in c.quote for c in answer.citations)
+
+
+def test_an_off_topic_question_is_refused_without_asking_the_llm(pipeline: Pipeline, llama_server: LlamaServer) -> None:
+    """Nothing in the interview is near it (the cosine floor): the refusal is the answer, at once."""
+    configured, prompts = spied(pipeline, llama_server)
+    question = "How do I change a flat tire?"
+    answer = configured.ask(question, mode="llm")
+    events = list(configured.ask_stream(question, mode="llm"))
+    history = [ChatTurn("user", "What was the Xiaomen-2015 exercise?"), ChatTurn("assistant", "An exercise. [1]")]
+    later = configured.ask(question, history, mode="auto")
+    assert prompts == []
+    for refused in (answer, events[-1].answer, later):
+        assert refused is not None and not refused.answerable
+        assert refused.backend == "extractive" and refused.fallback_reason == "off_topic"
+    # A question about the interview still goes to the LLM.
+    configured.ask(QUESTIONS[0], mode="llm")
+    assert len(prompts) == 1
+
+
+def test_an_off_topic_question_over_http_says_why_no_llm_answered(llm_api: LiveServer) -> None:
+    with llm_api.client(timeout=60) as client:
+        body = client.post("/ask", json={"question": "What is the best recipe for pancakes?", "mode": "llm"}).json()
+    assert body["answerable"] is False and body["backend"] == "extractive" and body["fallback_reason"] == "off_topic"
 
 
 def test_extractive_mode_is_untouched_by_the_llm(llm_api: LiveServer) -> None:

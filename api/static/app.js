@@ -19,6 +19,7 @@
     empty_answer: "The language model gave an empty reply",
     ungrounded: "The language model’s answer was not supported by the interview",
     no_passages: "No passages fit the language model’s context",
+    off_topic: "The question is about nothing in the interview, and the language model was not asked",
   };
 
   const $ = (id) => document.getElementById(id);
