@@ -133,8 +133,8 @@ def asked_expansion(question: str) -> str | None:
 # What a request for the gist of the whole document is made of ("What is the interview about?",
 # "Summarise the article", "main points?", "tl;dr"): words naming the document, words asking for a
 # summary, and filler. A question with any other word asks about something in the document ("What
-# does the interview say about Afghanistan?", "Who gave the interview?", "What is the draft
-# convention about?") and is searched as usual.
+# does the interview say about Afghanistan?", "What is the draft convention about?") and is
+# searched as usual, or about who made it ("Who gave the interview?": asks_provenance).
 _DOCUMENT_WORDS = frozenset(
     "interview interviews article text texts piece story document conversation transcript report source q publication".split()  # noqa: SIM905
 )
