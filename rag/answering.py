@@ -693,6 +693,7 @@ class ExtractiveAnswerer:
                 self._next_sentence.setdefault(end, keys[0])
         self._sentence_texts = {k: texts[k.doc_id][k.start : k.end] for k in index.sentence_keys if k.doc_id in texts}
         self._openings: dict[str, list[int]] = {}
+        self._self_references: dict[str, list[SentenceKey]] = {}
 
     def section_words(self, section: int) -> tuple[frozenset[str], frozenset[float]]:
         """What an interview question and its answer say (words, terms, and the values of their
@@ -764,6 +765,7 @@ class ExtractiveAnswerer:
             values |= quantity_values(text)
         vocabulary |= present
         missing = _missing(reading, vocabulary, values)
+        best = [max(chosen, key=lambda c: c.score)] if chosen else []
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
             dense=max((s.dense for s in scored), default=0.0),
@@ -771,7 +773,7 @@ class ExtractiveAnswerer:
             missing=float(min(missing, 2)),
             # The sentence the answer rests on must have it: a count in a second one ("…the two
             # countries' competent authorities…") answers no "How many staff work at RATS?".
-            type_mismatch=float(kind is not None and not self.has_kind(chosen[:1] and [max(chosen, key=lambda c: c.score)], kind, reading.counted)),
+            type_mismatch=float(kind is not None and not self.has_kind(best, kind, reading.counted)),
         )
 
     def has_kind(self, chosen: Sequence[ScoredSentence], kind: str, counted: str | None = None) -> bool:
@@ -990,13 +992,14 @@ class ExtractiveAnswerer:
         an answer holds. The hits are led by their chunks. None when no sentence speaks of it:
         searched, such a question found nothing ("interview" is no search term), and got
         whatever matched "agency" or "conducted"."""
-        keys: list[SentenceKey] = []
-        seen: set[str] = set()
-        for key, text in sorted(self._sentence_texts.items(), key=lambda kt: kt[0].start):
-            chunk = self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
-            if key.doc_id == doc_id and text not in seen and chunk.kind != "question" and names_document(text):
-                seen.add(text)  # a title printed twice
-                keys.append(key)
+        if (keys := self._self_references.get(doc_id)) is None:  # looked up once per document
+            keys, seen = [], set()
+            for key, text in sorted(self._sentence_texts.items(), key=lambda kt: kt[0].start):
+                chunk = self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
+                if key.doc_id == doc_id and text not in seen and chunk.kind != "question" and names_document(text):
+                    seen.add(text)  # a title printed twice
+                    keys.append(key)
+            self._self_references[doc_id] = keys
         if not keys:
             return None
         rows = [self.index.sentence_row[k] for k in keys]
