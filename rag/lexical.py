@@ -533,6 +533,7 @@ _NAME_RUN = re.compile(rf"{_CAPITALISED}(?: +(?:{_JOINER} +)*{_CAPITALISED})*") 
 _NAME_RUN3 = re.compile(rf"{_CAPITALISED}(?: +(?:{_JOINER} +)*{_CAPITALISED}){{2,}}")
 _LEADING = re.compile(r"^(?:(?:The|A|An|And|But|Or|In|On|Of|For|As|At|By|With|To|From)\s+)+")
 _ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
+_DEFINED = re.compile(r"\(([A-Z]{2,})(s?)\)")  # "(ITOs)": an acronym defined in brackets
 _DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")
 
 
@@ -574,19 +575,26 @@ def spelt_out(text: str, acronym: str) -> list[tuple[int, int]]:
         pattern = r"\b" + between.join(rf"{letter}[a-z’']*" for letter in acronym) + r"(?![\w’'\-])"
         spans |= {m.span() for m in re.finditer(pattern, text)}
     for m in re.finditer(rf"\({re.escape(acronym)}s?\)", text):
-        before = list(re.finditer(r"[\w’'\-]+", text[max(0, m.start() - 300) : m.start()]))
-        offset = max(0, m.start() - 300)
-        letters = ""
-        for w in reversed(before):
-            if letters and w.group().lower() in _JOINERS:
-                continue
-            letters = "".join(part[0] for part in w.group().split("-") if part).upper() + letters
-            if not acronym.endswith(letters):
-                break
-            if letters == acronym:
-                spans.add((offset + w.start(), offset + before[-1].end()))
-                break
+        if (span := _bracketed(text, m.start(), acronym)) is not None:
+            spans.add(span)
     return sorted(spans)
+
+
+def _bracketed(text: str, bracket: int, acronym: str) -> tuple[int, int] | None:
+    """The words, in any case, just before the bracket at `bracket` whose initials make `acronym`
+    ("international terrorist organisations (ITOs)"), or None."""
+    offset = max(0, bracket - 300)
+    before = list(re.finditer(r"[\w’'\-]+", text[offset:bracket]))
+    letters = ""
+    for w in reversed(before):
+        if letters and w.group().lower() in _JOINERS:
+            continue
+        letters = "".join(part[0] for part in w.group().split("-") if part).upper() + letters
+        if not acronym.endswith(letters):
+            return None
+        if letters == acronym:
+            return offset + w.start(), offset + before[-1].end()
+    return None
 
 
 class Acronyms:
@@ -616,6 +624,14 @@ class Acronyms:
                 if len(words_in) >= 3:
                     names.setdefault("".join(_initials(w) for w in words_in), set()).add(name)
         self._names = {a: next(iter(n)) for a, n in names.items() if len(n) == 1 and len(a) >= 4}
+        # Phrases the corpus abbreviates in brackets, in any case ("international terrorist
+        # organisations (ITOs)"), by their words' stems: after that, the corpus writes the acronym
+        # alone ("…by ITOs to recruit new abettors…"), which the phrase in a question never finds.
+        self._defined: dict[tuple[str, ...], str] = {}
+        for t in texts:
+            for m in _DEFINED.finditer(t):
+                if (span := _bracketed(t, m.start(), m.group(1))) is not None:
+                    self._defined[tuple(stem(w) for w in words(t[span[0] : span[1]]))] = m.group(1) + m.group(2)
 
     def _in_corpus(self, phrase: str) -> bool:
         return any(phrase in t for t in self._texts)
@@ -626,7 +642,7 @@ class Acronyms:
         text = _DOTTED.sub(lambda m: dotted if (dotted := m.group().replace(".", "")) in self._acronyms else m.group(), text)
         rest = re.findall(r"[^\W\d_][\w’'\-]*", text)[1:]
         if text.isupper() or (len(rest) >= 3 and sum(w[0].isupper() for w in rest) >= 0.8 * len(rest)):
-            return text  # In Title Case ("How Many Crimes In Syria…") capitals mark no name.
+            return self._with_defined(text)  # In Title Case ("How Many Crimes In Syria…") capitals mark no name.
         spans: list[tuple[int, int, str]] = []
         for start, end, acronym in sorted(_runs(text), key=lambda r: r[0] - r[1]):  # longest first
             if acronym not in self._acronyms or any(s < end and start < e for s, e, _ in spans):
@@ -642,6 +658,27 @@ class Acronyms:
                 spans.append((m.start(), m.end(), self._names[m.group()]))
         for start, end, replacement in sorted(spans, reverse=True):
             text = text[:start] + replacement + text[end:]
+        return self._with_defined(text)
+
+    def _with_defined(self, text: str) -> str:
+        """`text` with the acronym the corpus defines for a phrase of it after that phrase, in
+        brackets as the corpus writes it: "What do international terrorist organisations use the
+        Internet for?" → "…international terrorist organisations (ITOs) use…"."""
+        if not self._defined:
+            return text
+        tokens = word_spans(text)
+        stems = [stem(t.group().lower()) for t in tokens]
+        inserts: list[tuple[int, str]] = []
+        for phrase, acronym in self._defined.items():
+            if re.search(rf"\b{re.escape(acronym.removesuffix('s'))}s?\b", text):
+                continue  # the question has the acronym already
+            n = len(phrase)
+            for i in range(len(stems) - n + 1):
+                if tuple(stems[i : i + n]) == phrase:
+                    inserts.append((tokens[i + n - 1].end(), f" ({acronym})"))
+                    break
+        for at, inserted in sorted(inserts, reverse=True):
+            text = text[:at] + inserted + text[at:]
         return text
 
 

@@ -191,6 +191,28 @@ def test_names_are_searched_in_the_form_the_text_uses(asked: str, searched: str)
     assert Acronyms([_ACRONYM_TEXT]).rewrite(asked) == searched
 
 
+def test_a_phrase_the_text_abbreviates_in_brackets_brings_its_acronym() -> None:
+    # After "…to international terrorist organisations (ITOs)…", the text writes "ITOs" alone.
+    text = "Recruitment to international terrorist organisations (ITOs) grew. The use of the Internet by ITOs to raise funds grew too."
+    acronyms = Acronyms([text])
+    assert acronyms.rewrite("What do international terrorist organisations do online?") == (
+        "What do international terrorist organisations (ITOs) do online?"
+    )
+    assert acronyms.rewrite("How does an international terrorist organization raise funds?") == (
+        "How does an international terrorist organization (ITOs) raise funds?"  # any case, any spelling, one or many
+    )
+    assert acronyms.rewrite("WHAT DO INTERNATIONAL TERRORIST ORGANISATIONS DO?") == "WHAT DO INTERNATIONAL TERRORIST ORGANISATIONS (ITOs) DO?"
+    for same in ("What do ITOs do online?", "What do international organisations do?", "What do terrorist organisations do?"):
+        assert acronyms.rewrite(same) == same
+
+
+def test_a_question_in_the_words_of_a_bracketed_acronym_finds_where_the_acronym_stands_alone(pipeline: Pipeline) -> None:
+    # "…by ITOs to recruit new abettors, fundraising, coordinating terrorist acts…": the phrase
+    # found only the sentence that defines ITOs, and the second citation was about the exercise.
+    answer = pipeline.ask("How do international terrorist organizations raise funds?", mode="extractive")
+    assert any("fundraising" in c.quote for c in answer.citations), answer.answer
+
+
 def test_a_spelt_out_name_is_answered_as_its_acronym(pipeline: Pipeline) -> None:
     # The interview writes "UN", "CIS", "CSTO" and "RATS" only as acronyms.
     for spelt, short in (
