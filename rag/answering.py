@@ -959,11 +959,7 @@ class ExtractiveAnswerer:
             length += len(text)
         if not lead:
             return refusal()
-        citations = [self._cite(n, k, vector) for n, k in enumerate([*([headline] if headline else []), *lead], 1)]
-        # A headline has no full stop of its own: it gets one in the answer (its quote stays exact).
-        stops = ["." if headline is not None and n == 0 else "" for n in range(len(citations))]
-        text = " ".join(f"{c.quote}{stop} [{c.n}]" for c, stop in zip(citations, stops, strict=True))
-        return Answer(text, True, tuple(citations), "extractive", None, {})
+        return quoted([self._cite(n, k, vector) for n, k in enumerate([*([headline] if headline else []), *lead], 1)], full_stops=True)
 
     def _opening(self, doc_id: str) -> list[int]:
         """The positions of the chunks that open a document: its preamble, or else its first chunk
@@ -1013,11 +1009,9 @@ class ExtractiveAnswerer:
             chosen.append(keys[i])
             length += size
         chosen.sort(key=lambda k: k.start)
-        citations = [self._cite(n, k, vector) for n, k in enumerate(chosen, 1)]
-        # A line with no full stop of its own (a credit) gets one in the answer; its quote stays exact.
-        text = " ".join(f"{c.quote}{'' if sentence_facts(c.quote).terminal else '.'} [{c.n}]" for c in citations)
-        positions = list(dict.fromkeys(self.index.sentence_chunks[r][0] for r in (self.index.sentence_row[k] for k in chosen)))
-        return Answer(text, True, tuple(citations), "extractive", None, {}), self._led_by(positions, vector, hits)
+        answer = quoted([self._cite(n, k, vector) for n, k in enumerate(chosen, 1)], full_stops=True)
+        positions = list(dict.fromkeys(self.index.sentence_chunks[self.index.sentence_row[k]][0] for k in chosen))
+        return answer, self._led_by(positions, vector, hits)
 
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
         """The sentences that follow, in the interviewee's answer (or in plain text: an article,
@@ -1104,9 +1098,12 @@ class ExtractiveAnswerer:
         return quoted(citations), signals
 
 
-def quoted(citations: Sequence[Citation]) -> Answer:
-    """The answer that quotes these sentences, each followed by its number: "… [1] … [2]"."""
-    return Answer(" ".join(f"{c.quote} [{c.n}]" for c in citations), True, tuple(citations), "extractive", None, {})
+def quoted(citations: Sequence[Citation], full_stops: bool = False) -> Answer:
+    """The answer that quotes these sentences, each followed by its number: "… [1] … [2]".
+    `full_stops`: a line with no full stop of its own (a headline, a credit) gets one in the answer;
+    its quote stays exact."""
+    stop = ["." if full_stops and not sentence_facts(c.quote).terminal else "" for c in citations]
+    return Answer(" ".join(f"{c.quote}{dot} [{c.n}]" for c, dot in zip(citations, stop, strict=True)), True, tuple(citations), "extractive", None, {})
 
 
 def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:

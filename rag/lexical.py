@@ -627,11 +627,15 @@ class Acronyms:
         # Phrases the corpus abbreviates in brackets, in any case ("international terrorist
         # organisations (ITOs)"), by their words' stems: after that, the corpus writes the acronym
         # alone ("…by ITOs to recruit new abettors…"), which the phrase in a question never finds.
-        self._defined: dict[tuple[str, ...], str] = {}
+        defined: dict[tuple[str, ...], str] = {}
         for t in texts:
             for m in _DEFINED.finditer(t):
                 if (span := _bracketed(t, m.start(), m.group(1))) is not None:
-                    self._defined[tuple(stem(w) for w in words(t[span[0] : span[1]]))] = m.group(1) + m.group(2)
+                    defined[tuple(stem(w) for w in words(t[span[0] : span[1]]))] = m.group(1) + m.group(2)
+        # By the phrase's first stem: a question is read once, not once per phrase of the corpus.
+        self._defined: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for phrase, acronym in defined.items():
+            self._defined.setdefault(phrase[0], []).append((phrase, acronym))
 
     def _in_corpus(self, phrase: str) -> bool:
         return any(phrase in t for t in self._texts)
@@ -669,14 +673,14 @@ class Acronyms:
         tokens = word_spans(text)
         stems = [stem(t.group().lower()) for t in tokens]
         inserts: list[tuple[int, str]] = []
-        for phrase, acronym in self._defined.items():
-            if re.search(rf"\b{re.escape(acronym.removesuffix('s'))}s?\b", text):
-                continue  # the question has the acronym already
-            n = len(phrase)
-            for i in range(len(stems) - n + 1):
-                if tuple(stems[i : i + n]) == phrase:
-                    inserts.append((tokens[i + n - 1].end(), f" ({acronym})"))
-                    break
+        seen: set[tuple[str, ...]] = set()
+        for i, first in enumerate(stems):
+            for phrase, acronym in self._defined.get(first, ()):
+                if phrase in seen or tuple(stems[i : i + len(phrase)]) != phrase:
+                    continue
+                seen.add(phrase)  # its first place only
+                if not re.search(rf"\b{re.escape(acronym.removesuffix('s'))}s?\b", text):  # not when the question has the acronym
+                    inserts.append((tokens[i + len(phrase) - 1].end(), f" ({acronym})"))
         for at, inserted in sorted(inserts, reverse=True):
             text = text[:at] + inserted + text[at:]
         return text
