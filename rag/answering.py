@@ -29,9 +29,11 @@ from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
 from rag.lexical import (
     STOPWORDS,
+    asks_current_holder,
     content_terms,
     quantities,
     quantity_values,
+    speaks_of_former,
     spelt_out,
     starts_sentence,
     stem,
@@ -143,6 +145,7 @@ class Reading(NamedTuple):
     asked_values: list[float | None]  # the value of each of `asked` that is a number ("1,500": 1500.0)
     yes_no: bool
     about_interviewer: bool  # it asks what the interviewer asked (asks_about_interviewer)
+    current_holder: bool = False  # it asks who holds a post now (rag.lexical.asks_current_holder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,6 +736,7 @@ class ExtractiveAnswerer:
             asked_values=asked_values(query.text, asked) + [None] * len(carried),
             yes_no=is_yes_no(query.text),
             about_interviewer=asks_about_interviewer(query.text, self._about_interviewer),
+            current_holder=asks_current_holder(query.text),
         )
 
     def _asked(self, query: Query) -> list[str]:
@@ -797,7 +801,10 @@ class ExtractiveAnswerer:
                 key = SentenceKey(hit.chunk.doc_id, span.start, span.end)
                 if key in seen:
                     continue
-                facts = sentence_facts(self.texts[key.doc_id][key.start : key.end])
+                sentence = self.texts[key.doc_id][key.start : key.end]
+                facts = sentence_facts(sentence)
+                if reading.current_holder and speaks_of_former(sentence):
+                    continue  # "Who is the Director of RATS?" is not answered by the former directors
                 if facts.candidate or (about_interviewer and facts.quotable_question):
                     seen.add(key)
                     candidates.append((key, hit, rank))

@@ -686,6 +686,96 @@ class Acronyms:
         return text
 
 
+# Titles of whoever leads something, and words that say someone leads something. A document
+# calls its leaders by one title ("Director"); people ask with a word that names no particular post
+# ("Who heads RATS?", "Who is the boss of…?", "Who is in charge of…?"), and "head", "charge" or "run"
+# then find other senses of the word ("Criminal charges were pressed…", "'run-in' tests"). A title
+# that names a post of its own ("Secretary-General", "President") is another post: left as typed.
+_TITLES = (
+    "director-general", "director general", "secretary-general", "secretary general", "chief executive",
+    "chairman", "chairwoman", "chairperson", "president", "director", "commander", "governor",
+    "manager", "chair", "ceo", "leader", "chief", "head", "boss",
+)  # fmt: skip
+_TITLE = "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in _TITLES)
+_GENERIC_TITLE = "leader|chief|head|boss"
+_LEADS = {
+    "runs": "is", "leads": "is", "heads": "is", "directs": "is", "manages": "is", "chairs": "is", "commands": "is",
+    "oversees": "is", "run": "is", "lead": "is", "head": "is", "direct": "is", "manage": "is", "chair": "is",
+    "ran": "was", "led": "was", "headed": "was", "directed": "was", "managed": "was", "chaired": "was",
+    "commanded": "was", "oversaw": "was",
+}  # fmt: skip
+# "Who heads…", "Which official ran…", "Who is in charge of…", "who's at the helm of…".
+_PERSON = r"(?:person|people|official|officials|man|woman|one)"
+_WHO_LEADS = re.compile(
+    rf"(\b(?:who|which\s+{_PERSON}|{_PERSON}\s+who))(?:\s+(?:currently|now|actually))?"
+    rf"(?:\s+(?P<verb>{'|'.join(_LEADS)})|(?:\s+(?P<be>is|was|are|were)|['’]s)\s+(?:(?:currently|now)\s+)?(?:in\s+charge|at\s+the\s+helm))"
+    r"(?:\s+of)?\s+(?=\S)",
+    re.IGNORECASE,
+)
+_IN_CHARGE = re.compile(rf"\b({_PERSON})\s+(?:(?:currently|now)\s+)?in\s+charge\s+of\s+(?=\S)", re.IGNORECASE)
+# "the head of…", "the current boss of…", "RATS's chief", "the earlier heads of…"; not "heads of state".
+_TITLE_OF = re.compile(rf"\b(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?(?=\s+of\b(?!\s+(?:state|government)s?\b))", re.IGNORECASE)
+_POSSESSIVE_TITLE = re.compile(rf"(?<=['’]s\s)(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?\b", re.IGNORECASE)
+
+
+# "Who is the Director of…?" asks who holds the post now: not answered by a sentence about those
+# who held it before ("My esteemed predecessors… (former SCO RATS Directors)").
+_CURRENT_HOLDER = re.compile(
+    rf"^\s*(?:who|which\s+{_PERSON})(?:\s+(?:is|are)|['’]?s)\s+(?:the\s+)?(?:(?:current|present|new|acting)\s+)?(?:{_TITLE})s?\s+of\b(?!.*\b(?:before|until|prior|previously|formerly)\b)",
+    re.IGNORECASE,
+)
+_FORMER = re.compile(r"\b(?:former|formerly|predecessors?|previous|outgoing|ex-\w+)\b", re.IGNORECASE)
+
+
+def asks_current_holder(question: str) -> bool:
+    """Whether the question asks who holds a post now ("Who is the Director of RATS?")."""
+    return bool(_CURRENT_HOLDER.match(question))
+
+
+def speaks_of_former(sentence: str) -> bool:
+    """Whether the sentence speaks of those who held a post before ("former…", "predecessors")."""
+    return bool(_FORMER.search(sentence))
+
+
+class Titles:
+    """Asks about a leader with the title the corpus uses: "Who heads RATS?" → "Who is the Director
+    of RATS?", "Who is the boss of the Executive Committee?" → "…the Director of…", "Who ran it
+    before Sysoyev?" → "Who was the Director of it before Sysoyev?". The corpus's title is the one of
+    _TITLES it writes most often (as written: "Director"); a title it writes itself is left as typed.
+    Only questions asking who: "What led to the exercise?" stays."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        found: Counter[str] = Counter()
+        written: dict[str, str] = {}
+        for t in texts:
+            for m in re.finditer(rf"\b(?:{_TITLE})(?=(?:s|es)?\b)", t, re.IGNORECASE):
+                key = " ".join(m.group().lower().split())
+                found[key] += 1
+                written.setdefault(key, m.group())
+        self._used = frozenset(found)
+        self.title = written[found.most_common(1)[0][0]] if found else None
+
+    def rewrite(self, text: str) -> str:
+        title = self.title
+        if title is None:
+            return text
+        m = _WHO_LEADS.search(text)
+        if m and (m.group("verb") or "").lower() not in self._used:
+            be = _LEADS[m.group("verb").lower()] if m.group("verb") else m.group("be") or "is"
+            many = m.group(1).lower().split()[-1] in ("people", "officials") or be in ("are", "were")
+            be, titled = ({"is": "are", "was": "were"}.get(be, be), title + "s") if many else (be, title)
+            text = f"{text[: m.end(1)]} {be} the {titled} of {text[m.end():]}"
+        elif m := _IN_CHARGE.search(text):  # "the man in charge of RATS"
+            text = f"{text[: m.end(1)]} who is the {title} of {text[m.end():]}"
+
+        def retitled(t: re.Match[str]) -> str:
+            if " ".join(t.group("title").lower().split()) in self._used:
+                return t.group()
+            return title + ("s" if t.group("plural") else "")
+
+        return _POSSESSIVE_TITLE.sub(retitled, _TITLE_OF.sub(retitled, text))
+
+
 _MONTH_NAMES = "January February March April May June July August September October November December".split()  # noqa: SIM905
 _NUMERIC_DATE = re.compile(r"\b(?:(\d{1,2})([./-])(\d{1,2})\2(\d{4})|(\d{4})-(\d{1,2})-(\d{1,2}))\b")
 _MONTH = "|".join(_MONTH_NAMES)

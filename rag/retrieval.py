@@ -24,6 +24,7 @@ from rag.lexical import (
     STOPWORDS,
     Acronyms,
     Speller,
+    Titles,
     content_terms,
     english_frequencies,
     known_english,
@@ -359,6 +360,7 @@ class Retriever:
         known = known_english(embedder.known_words()) if settings.spell_correct else frozenset()
         self.speller = Speller((chunk.text for chunk in index.chunks), known, english_frequencies()) if known else None
         self.acronyms = Acronyms(chunk.text for chunk in index.chunks)
+        self.titles = Titles(chunk.text for chunk in index.chunks)
         names = [n for n in interviewees if n]
         self._attribution = voice_attribution(names)
         # The interviewee's name is no search term: it is in the byline, but every answer is theirs.
@@ -371,7 +373,8 @@ class Retriever:
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
-        names in the corpus's form ("United Nations" → "UN", see Acronyms), dates in words
+        names in the corpus's form ("United Nations" → "UN", see Acronyms), a leader asked about
+        with the corpus's title ("Who heads RATS?" → "Who is the Director of RATS?", see Titles), dates in words
         ("17.06.2009" → "17 June 2009"), without "according to <the interviewee>". A conversation's
         first question that says "he", "him" or "his" can only mean the interviewee: "Who is he?"
         is "Who is Yevgeniy Sysoyev?" (and then the rules for his name apply). So does one after
@@ -387,6 +390,7 @@ class Retriever:
         if self.speller:
             text = self.speller.correct(text)
         text = self.acronyms.rewrite(text)
+        text = self.titles.rewrite(text)
         if self._interviewee:
             text = _WHO_INTERVIEWED.sub(rf"\1 is {self._interviewee}", text)
             text = _INTERVIEWEE.sub(self._interviewee, text)

@@ -10,6 +10,8 @@ from rag.lexical import (
     _DEMONYMS,
     Acronyms,
     Speller,
+    Titles,
+    asks_current_holder,
     british,
     british_spellings,
     content_terms,
@@ -211,6 +213,65 @@ def test_a_question_in_the_words_of_a_bracketed_acronym_finds_where_the_acronym_
     # found only the sentence that defines ITOs, and the second citation was about the exercise.
     answer = pipeline.ask("How do international terrorist organizations raise funds?", mode="extractive")
     assert any("fundraising" in c.quote for c in answer.citations), answer.answer
+
+
+_TITLE_TEXT = "Ann Lee, Director of the Bureau, spoke. Former Bureau Directors built it. Criminal charges were pressed."
+
+
+@pytest.mark.parametrize(
+    ("asked", "searched"),
+    [
+        ("Who heads the Bureau?", "Who is the Director of the Bureau?"),
+        ("Who runs the Bureau now?", "Who is the Director of the Bureau now?"),
+        ("who currently leads the bureau", "who is the Director of the bureau"),
+        ("Who is in charge of the Bureau?", "Who is the Director of the Bureau?"),
+        ("Who's at the helm of the Bureau?", "Who is the Director of the Bureau?"),
+        ("Who is the boss of the Bureau?", "Who is the Director of the Bureau?"),
+        ("Who is the Bureau's chief?", "Who is the Bureau's Director?"),
+        ("Which official ran the Bureau before her?", "Which official was the Director of the Bureau before her?"),
+        ("Who were the earlier heads of the Bureau?", "Who were the earlier Directors of the Bureau?"),
+    ],
+)
+def test_a_question_about_who_leads_something_asks_with_the_title_the_text_uses(asked: str, searched: str) -> None:
+    # "head", "charge" and "run" found other senses ("Criminal charges…"); the text says "Director".
+    assert Titles([_TITLE_TEXT]).rewrite(asked) == searched
+
+
+@pytest.mark.parametrize(
+    "same",
+    [
+        "What led to the charges?",  # not a question about who
+        "Who is the Secretary-General of the Bureau?",  # a post of its own, not the text's
+        "Who is the President of France?",
+        "Who is the head of state?",
+        "Who is the Director of the Bureau?",  # the text's own title
+        "Who was charged?",
+    ],
+)
+def test_other_questions_keep_their_words(same: str) -> None:
+    assert Titles([_TITLE_TEXT]).rewrite(same) == same
+    assert Titles(["A text with no titles at all."]).rewrite("Who heads the Bureau?") == "Who heads the Bureau?"
+
+
+def test_who_holds_a_post_now_is_told_apart_from_who_held_it() -> None:
+    for now in ("Who is the Director of RATS?", "who's the current head of the agency", "Who are the directors of it?"):
+        assert asks_current_holder(now), now
+    for before in ("Who was the Director of RATS?", "Who is the Director of RATS before Sysoyev?", "Who is Zhang Xinfeng?", "Who were the former directors?"):
+        assert not asks_current_holder(before), before
+
+
+@pytest.mark.parametrize("question", ["Who heads RATS?", "Who is in charge of RATS?", "Who is the boss of the RATS Executive Committee?", "Who is the Director of RATS?"])
+def test_who_leads_rats_is_answered_with_its_director_not_another_sense_or_the_former_ones(pipeline: Pipeline, question: str) -> None:
+    # Before: "Criminal charges were pressed…", "'run-in' tests…", or the former directors.
+    answer = pipeline.ask(question, mode="extractive")
+    assert answer.answerable
+    assert "Director of the SCO RATS Executive Committee" in answer.citations[0].quote, answer.answer
+    assert not any("predecessors" in c.quote for c in answer.citations), answer.answer
+
+
+def test_who_led_rats_before_is_answered_with_the_former_directors(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("Who headed SCO RATS before Sysoyev?", mode="extractive")
+    assert any("former SCO RATS Directors" in c.quote for c in answer.citations), answer.answer
 
 
 def test_a_spelt_out_name_is_answered_as_its_acronym(pipeline: Pipeline) -> None:
