@@ -29,8 +29,10 @@ from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
 from rag.lexical import (
     STOPWORDS,
+    asked_title,
     asks_current_holder,
     content_terms,
+    has_title,
     quantities,
     quantity_values,
     speaks_of_former,
@@ -486,9 +488,14 @@ def sentence_facts(sentence: str) -> SentenceFacts:
     )
 
 
+# The kind of answer "Who is the Director of…?" wants, the title after it: "holder:director".
+HOLDER = "holder:"
+
+
 def expected_type(question: str) -> str | None:
     """What kind of answer the question's opening asks for: "future" (a date to come), "date",
-    "money", "share" (a percentage or fraction), "number".
+    "money", "share" (a percentage or fraction), "number", or the holder of a post the question
+    names ("holder:director": a sentence that names the post; `rag.lexical.asked_title`).
     A question that asks it last is read as if it asked it first (`asked_first`)."""
     question = asked_first(question)
     if _FUTURE_WHEN.match(question):
@@ -501,6 +508,8 @@ def expected_type(question: str) -> str | None:
         return "date"
     if _EXPECTS_NUMBER.match(question):
         return "number"
+    if title := asked_title(question):
+        return HOLDER + title
     return None
 
 
@@ -549,6 +558,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
     For a question about the future ("future"), a date counts only when it is not before the year
     the text was `published` (or it says "next year", "soon"…); without that year, any date does.
     """
+    if kind.startswith(HOLDER):
+        return has_title(text, kind.removeprefix(HOLDER))
     if kind == "money":
         return has_money(text)
     if kind == "share":

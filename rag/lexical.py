@@ -727,6 +727,27 @@ _CURRENT_HOLDER = re.compile(
 _FORMER = re.compile(r"\b(?:former|formerly|predecessors?|previous|outgoing|ex-\w+)\b", re.IGNORECASE)
 
 
+# "Who is the Director of…?", "Who were the former presidents of…?": who holds a post the question
+# names. "head of state" is no post of something.
+_ASKED_TITLE = re.compile(
+    rf"^\s*(?:who|which\s+{_PERSON})(?:\s+(?:is|are|was|were)|['’]?s)\s+(?:the\s+)?"
+    rf"(?:(?:current|present|new|acting|former|previous|earlier|past|first|last)\s+)?(?P<title>{_TITLE})(?:s|es)?\s+of\b(?!\s+(?:state|government)s?\b)",
+    re.IGNORECASE,
+)
+
+
+def asked_title(question: str) -> str | None:
+    """The title of the post a question asks the holder of ("Who is the Director of RATS?":
+    "director"), or None."""
+    m = _ASKED_TITLE.match(question)
+    return " ".join(m.group("title").lower().split()) if m else None
+
+
+def has_title(text: str, title: str) -> bool:
+    """Whether the text names the title (any case, one or many: "former SCO RATS Directors")."""
+    return bool(re.search(r"\b" + re.escape(title).replace(r"\ ", r"\s+") + r"(?:s|es)?\b", text, re.IGNORECASE))
+
+
 def asks_current_holder(question: str) -> bool:
     """Whether the question asks who holds a post now ("Who is the Director of RATS?")."""
     return bool(_CURRENT_HOLDER.match(question))

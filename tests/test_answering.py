@@ -187,6 +187,35 @@ def test_a_money_word_and_a_count_in_two_quoted_sentences_make_no_sum(pipeline: 
     assert pipeline.extractive.has_kind(chosen, "number")
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who is the Director of RATS?", "holder:director"),
+        ("Who were the former directors of RATS?", "holder:director"),
+        ("who's the current Secretary-General of the SCO", "holder:secretary-general"),
+        ("Which official is the president of the bank?", "holder:president"),
+        ("Who is the head of state of Russia?", None),  # no post of something
+        ("Who is Zhang Xinfeng?", None),
+        ("Who facilitated the interview?", None),
+    ],
+)
+def test_a_question_about_who_holds_a_post_wants_a_sentence_that_names_it(question: str, kind: str | None) -> None:
+    assert expected_type(question) == kind
+    if kind:
+        assert has_type("Ann Lee, Director of the Bureau, and its former Presidents and its Secretary-General spoke.", kind)
+        assert not has_type("The Bureau cooperates with Interpol and the UN Office for Drugs and Crime.", kind)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Who runs Interpol?", "Who is the head of the CSTO Secretariat?", "Who is the Secretary-General of the SCO?", "Who chairs the UN Counter-Terrorism Committee?"],
+)
+def test_who_heads_a_body_the_interview_names_no_leader_of_is_refused(pipeline: Pipeline, question: str) -> None:
+    # Before: the sentence listing RATS' partners, Interpol and the UN bodies among them.
+    assert not pipeline.ask(question, mode="extractive").answerable
+    assert pipeline.ask("Who runs RATS?", mode="extractive").answerable
+
+
 def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source() -> None:
     assert not has_type("The convention was adopted in 2001 and complemented in 2009.", "future", published=2016)
     assert has_type("The memorandum will be signed in 2017.", "future", published=2016)
