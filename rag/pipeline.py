@@ -29,6 +29,7 @@ from rag.lexical import STOPWORDS, words
 from rag.retrieval import (
     Query,
     Retriever,
+    asked_definition,
     asked_expansion,
     asks_overview,
     asks_provenance,
@@ -183,6 +184,8 @@ class Pipeline:
                 extractive = self.extractive.continuation(previous, vector)  # "Tell me more"
             elif acronym := asked_expansion(plain):
                 extractive = self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
+            elif (acronym := asked_definition(plain)) and (named := self.extractive.expansion(acronym, vector)).answerable:
+                extractive = named  # "What is the SCO?": the sentence that names it, when one does
         answer = extractive
         if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
             answer = dataclasses.replace(extractive, fallback_reason=OFF_TOPIC)

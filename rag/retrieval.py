@@ -131,6 +131,24 @@ def asked_expansion(question: str) -> str | None:
     return word[:-1].upper() if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word.upper()
 
 
+# "What is the SCO?", "What are ITOs?", "who's RATS": what an acronym is, asked and nothing more.
+_DEFINITION = re.compile(r"^\s*(?:what|who)(?:\s+(?:is|are)|['’]s)\s+(?:the\s+|an?\s+)?(?P<a>[a-z][a-z.&]*[a-z]\.?)\s*[?.!]*\s*$", re.IGNORECASE)
+
+
+def asked_definition(question: str) -> str | None:
+    """The word a question asks what it is, in capitals, when it may be an acronym ("What is the
+    SCO?" → "SCO", "What are ITOs?" → "ITO", "what is the sco" → "SCO"); or None. The interview
+    says what an acronym is by spelling it out, which "What does SCO stand for?" asks too
+    (asked_expansion); a word it does not spell out is answered as any question is."""
+    m = _DEFINITION.match(question)
+    if not m:
+        return None
+    word = m.group("a").replace(".", "")
+    if not (2 <= len(word) <= 8 and word.isalpha()) or word.lower() in STOPWORDS:
+        return None
+    return word[:-1].upper() if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word.upper()
+
+
 # What a request for the gist of the whole document is made of ("What is the interview about?",
 # "Summarise the article", "main points?", "tl;dr"): words naming the document, words asking for a
 # summary, and filler. A question with any other word asks about something in the document ("What

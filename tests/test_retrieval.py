@@ -15,6 +15,7 @@ from rag.lexical import content_terms, term_pairs, words
 from rag.pipeline import Pipeline
 from rag.retrieval import (
     Ranking,
+    asked_definition,
     asked_expansion,
     asks_overview,
     asks_provenance,
@@ -136,6 +137,33 @@ def test_what_an_acronym_stands_for_is_quoted_where_the_interview_spells_it_out(
     # The interview never spells out RATS, the CSTO or NATO: it does not say.
     for question in ("What does RATS stand for?", "What is the full name of the CSTO?", "What does NATO stand for?"):
         assert not pipeline.ask(question).answerable
+
+
+@pytest.mark.parametrize(
+    ("asked", "acronym"),
+    [
+        ("What is the SCO?", "SCO"),
+        ("what is the sco", "SCO"),
+        ("What's the SCO?", "SCO"),
+        ("What are ITOs?", "ITO"),
+        ("What is an ITO?", "ITO"),
+        ("What is terrorism?", None),  # too long for an acronym
+        ("What is it?", None),
+        ("What is the SCO celebrating?", None),
+    ],
+)
+def test_a_question_asking_what_a_word_is_may_ask_about_an_acronym(asked: str, acronym: str | None) -> None:
+    assert asked_definition(asked) == acronym
+
+
+def test_what_an_acronym_is_is_answered_by_the_sentence_that_spells_it_out(pipeline: Pipeline) -> None:
+    # "What is the SCO?" got "My esteemed predecessors… (former SCO RATS Directors)…" before.
+    for question, name in (("What is the SCO?", "Shanghai Cooperation Organisation"), ("What are ITOs?", "international terrorist organisations")):
+        answer = pipeline.ask(question, mode="extractive")
+        assert answer.answerable and name in answer.citations[0].quote, answer.answer
+    # Where the interview spells nothing out, the question is answered as any other, not refused.
+    answer = pipeline.ask("What is RATS?", mode="extractive")
+    assert answer.answerable and answer.citations and not answer.answer.startswith("RATS:")
 
 
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
