@@ -31,6 +31,7 @@ from rag.lexical import (
     STOPWORDS,
     asked_title,
     asks_current_holder,
+    asks_former_holder,
     content_terms,
     has_title,
     quantities,
@@ -148,6 +149,7 @@ class Reading(NamedTuple):
     yes_no: bool
     about_interviewer: bool  # it asks what the interviewer asked (asks_about_interviewer)
     current_holder: bool = False  # it asks who holds a post now (rag.lexical.asks_current_holder)
+    former_holder: bool = False  # it asks who held a post before (rag.lexical.asks_former_holder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -748,6 +750,7 @@ class ExtractiveAnswerer:
             yes_no=is_yes_no(query.text),
             about_interviewer=asks_about_interviewer(query.text, self._about_interviewer),
             current_holder=asks_current_holder(query.text),
+            former_holder=asks_former_holder(query.text),
         )
 
     def _asked(self, query: Query) -> list[str]:
@@ -816,6 +819,8 @@ class ExtractiveAnswerer:
                 facts = sentence_facts(sentence)
                 if reading.current_holder and speaks_of_former(sentence):
                     continue  # "Who is the Director of RATS?" is not answered by the former directors
+                if reading.former_holder and self._voice_terms.intersection(facts.terms):
+                    continue  # nor "Who was the Director of RATS before him?" by the interviewee
                 if facts.candidate or (about_interviewer and facts.quotable_question):
                     seen.add(key)
                     candidates.append((key, hit, rank))

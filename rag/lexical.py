@@ -748,6 +748,20 @@ def has_title(text: str, title: str) -> bool:
     return bool(re.search(r"\b" + re.escape(title).replace(r"\ ", r"\s+") + r"(?:s|es)?\b", text, re.IGNORECASE))
 
 
+# "Who was the Director of RATS before Sysoyev?", "Who were the former heads of…?": who held it before.
+_FORMER_HOLDER = re.compile(
+    rf"^\s*(?:who|which\s+{_PERSON})\s+(?:(?:was|were)\s+(?:the\s+)?(?:(?:former|previous|earlier|past|first)\s+)?(?:{_TITLE})s?\s+of\b.*\b(?:before|prior|until|earlier|previously|formerly|past)\b"
+    rf"|(?:is|are|was|were)\s+(?:the\s+)?(?:former|previous|earlier|past)\s+(?:{_TITLE})s?\s+of\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_former_holder(question: str) -> bool:
+    """Whether the question asks who held a post before ("Who was the Director of RATS before
+    him?", "Who are the former heads of RATS?")."""
+    return bool(_FORMER_HOLDER.match(question))
+
+
 def asks_current_holder(question: str) -> bool:
     """Whether the question asks who holds a post now ("Who is the Director of RATS?")."""
     return bool(_CURRENT_HOLDER.match(question))

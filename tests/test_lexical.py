@@ -12,6 +12,7 @@ from rag.lexical import (
     Speller,
     Titles,
     asks_current_holder,
+    asks_former_holder,
     british,
     british_spellings,
     content_terms,
@@ -269,9 +270,19 @@ def test_who_leads_rats_is_answered_with_its_director_not_another_sense_or_the_f
     assert not any("predecessors" in c.quote for c in answer.citations), answer.answer
 
 
-def test_who_led_rats_before_is_answered_with_the_former_directors(pipeline: Pipeline) -> None:
-    answer = pipeline.ask("Who headed SCO RATS before Sysoyev?", mode="extractive")
+def test_who_held_a_post_before_is_told_apart_from_who_holds_it() -> None:
+    for before in ("Who was the Director of RATS before him?", "Who were the former directors of RATS?", "Which people were the Directors of it in the past?"):
+        assert asks_former_holder(before) and not asks_current_holder(before), before
+    for other in ("Who is the Director of RATS?", "Who was the Director of RATS in 2016?", "Who was Zhang Xinfeng?"):
+        assert not asks_former_holder(other), other
+
+
+@pytest.mark.parametrize("question", ["Who headed SCO RATS before Sysoyev?", "Who led RATS before him?"])
+def test_who_led_rats_before_is_answered_with_the_former_directors(pipeline: Pipeline, question: str) -> None:
+    # "Who led RATS before him?" ("him": the interviewee) got the byline, which names him.
+    answer = pipeline.ask(question, mode="extractive")
     assert any("former SCO RATS Directors" in c.quote for c in answer.citations), answer.answer
+    assert not any("Yevgeniy Sysoyev" in c.quote for c in answer.citations), answer.answer
 
 
 def test_a_spelt_out_name_is_answered_as_its_acronym(pipeline: Pipeline) -> None:
