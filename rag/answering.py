@@ -1036,6 +1036,28 @@ class ExtractiveAnswerer:
         positions = list(dict.fromkeys(self.index.sentence_chunks[self.index.sentence_row[k]][0] for k in chosen))
         return answer, self._led_by(positions, vector, hits)
 
+    def definition(self, acronym: str, vector: np.ndarray) -> Answer:
+        """What "What is RATS?" asks where no document spells RATS out: the sentences that say
+        what it is — the acronym as a subject (no name after it: "SCO RATS" says nothing of the
+        SCO), then within five words "is a/an/the", "remains a", "serves as a" ("RATS today,
+        metaphorically speaking, is a framework for the regional security system…"). Not the
+        interviewer's words, nor a headline; the closest to the question first. A refusal when
+        there is none: the question is then answered as any other."""
+        defines = re.compile(
+            rf"(?<![\w-]){re.escape(acronym)}s?(?![\w-])(?!\s+[A-Z])(?:,?\s+[\w’'-]+,?){{0,5}}?\s+"
+            r"(?:is|are|remains|serves\s+as|acts\s+as)\s+(?:a|an|the|one\s+of)\b"
+        )
+        keys = []
+        for key, text in self._sentence_texts.items():
+            chunk = self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
+            if chunk.kind != "question" and sentence_facts(text).terminal and defines.search(text):
+                keys.append(key)
+        if not keys:
+            return refusal()
+        rows = [self.index.sentence_row[k] for k in keys]
+        best = keys[int(np.argmax(self.index.sentence_vectors[rows] @ vector))]
+        return quoted([self._cite(1, best, vector)])
+
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
         """The sentences that follow, in the interviewee's answer (or in plain text: an article,
         the opening lines, which go on into the first answer), the last sentence that `said` (the

@@ -184,8 +184,11 @@ class Pipeline:
                 extractive = self.extractive.continuation(previous, vector)  # "Tell me more"
             elif acronym := asked_expansion(plain):
                 extractive = self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
-            elif (acronym := asked_definition(plain)) and (named := self.extractive.expansion(acronym, vector)).answerable:
-                extractive = named  # "What is the SCO?": the sentence that names it, when one does
+            elif (acronym := asked_definition(plain)) and (
+                (named := self.extractive.expansion(acronym, vector)).answerable
+                or (named := self.extractive.definition(acronym, vector)).answerable
+            ):
+                extractive = named  # "What is the SCO?": the sentence that names it, or says what it is
         answer = extractive
         if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
             answer = dataclasses.replace(extractive, fallback_reason=OFF_TOPIC)

@@ -161,9 +161,15 @@ def test_what_an_acronym_is_is_answered_by_the_sentence_that_spells_it_out(pipel
     for question, name in (("What is the SCO?", "Shanghai Cooperation Organisation"), ("What are ITOs?", "international terrorist organisations")):
         answer = pipeline.ask(question, mode="extractive")
         assert answer.answerable and name in answer.citations[0].quote, answer.answer
-    # Where the interview spells nothing out, the question is answered as any other, not refused.
+    # Where it spells nothing out, the sentence that says what it is: RATS as a subject, then "is a…".
     answer = pipeline.ask("What is RATS?", mode="extractive")
-    assert answer.answerable and answer.citations and not answer.answer.startswith("RATS:")
+    assert answer.answerable and len(answer.citations) == 1, answer.answer
+    assert answer.citations[0].quote.startswith("RATS today, metaphorically speaking, is a framework"), answer.answer
+    # Neither: answered as any other question, not refused ("…SCO RATS is a…" says nothing of the SCO).
+    for question in ("What is the CSTO?", "What is TASS?"):
+        answer = pipeline.ask(question, mode="extractive")
+        assert answer.answerable and not answer.answer.startswith(("CSTO:", "TASS:")), answer.answer
+    assert pipeline.extractive.definition("CSTO", pipeline.retriever.query_vector(pipeline.retriever.query("What is the CSTO?"))).answerable is False
 
 
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
