@@ -112,6 +112,15 @@ _EXPECTS_SHARE = re.compile(
     r"|(?:(?:what|which)(?:['’]s|\s+is|\s+was|\s+were|\s+are)?\s+)?the\s+(?:(?:total|overall|exact)\s+)?(?:percentage|share|proportion|fraction)\s+of\b)",
     re.I,
 )
+# "What languages…?", "In which language…?", "What is the official language of…?": a language's name.
+_EXPECTS_LANGUAGE = re.compile(
+    r"^\s*(?:(?:in\s+)?(?:what|which)\s+(?:(?:official|working|main|other)\s+)*languages?\b"
+    r"|(?:(?:what|which)(?:['’]s|\s+is|\s+was|\s+were|\s+are)?\s+)?the\s+(?:(?:official|working|main)\s+)*languages?\s+of\b)",
+    re.I,
+)
+_LANGUAGES = frozenset(
+    ["english", "russian", "chinese", "mandarin", "cantonese", "arabic", "french", "spanish", "portuguese", "german", "italian", "japanese", "korean", "hindi", "urdu", "bengali", "persian", "farsi", "dari", "pashto", "turkish", "kazakh", "kyrgyz", "uzbek", "tajik", "turkmen", "mongolian", "belarusian", "ukrainian", "polish", "dutch", "greek", "hebrew", "swahili", "malay", "indonesian", "thai", "vietnamese", "tamil", "telugu", "punjabi", "armenian", "azerbaijani", "georgian", "latin", "uyghur", "tatar"]
+)
 _SHARE = re.compile(
     r"%|\bper\s?cent\b|\bpercentage\b|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|majority|minority)\b"
     r"|\b\w+\s+(?:out\s+of|in\s+every)\s+\w+\b",
@@ -496,7 +505,8 @@ HOLDER = "holder:"
 
 def expected_type(question: str) -> str | None:
     """What kind of answer the question's opening asks for: "future" (a date to come), "date",
-    "money", "share" (a percentage or fraction), "number", or the holder of a post the question
+    "money", "share" (a percentage or fraction), "number", "language" (a language's name), or the
+    holder of a post the question
     names ("holder:director": a sentence that names the post; `rag.lexical.asked_title`).
     A question that asks it last is read as if it asked it first (`asked_first`)."""
     question = asked_first(question)
@@ -506,6 +516,8 @@ def expected_type(question: str) -> str | None:
         return "money"
     if _EXPECTS_SHARE.match(question):
         return "share"
+    if _EXPECTS_LANGUAGE.match(question):
+        return "language"
     if _EXPECTS_DATE.match(question):
         return "date"
     if _EXPECTS_NUMBER.match(question):
@@ -562,6 +574,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
     """
     if kind.startswith(HOLDER):
         return has_title(text, kind.removeprefix(HOLDER))
+    if kind == "language":
+        return not _LANGUAGES.isdisjoint(words(text))
     if kind == "money":
         return has_money(text)
     if kind == "share":

@@ -216,6 +216,28 @@ def test_who_heads_a_body_the_interview_names_no_leader_of_is_refused(pipeline: 
     assert pipeline.ask("Who runs RATS?", mode="extractive").answerable
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What are the official working languages of SCO RATS?", "language"),
+        ("In which language was the convention written?", "language"),
+        ("What is the official language of the SCO?", "language"),
+        ("What does the language of the convention say?", None),  # its wording, not a language
+        ("How many languages are used?", "number"),
+    ],
+)
+def test_a_question_about_a_language_wants_a_language_name(question: str, kind: str | None) -> None:
+    assert expected_type(question) == kind
+    assert has_type("The working languages are Russian and Chinese.", "language")
+    assert not has_type("The working bodies are the Council and the Executive Committee.", "language")
+
+
+def test_a_question_about_languages_is_not_answered_by_a_sentence_naming_none(pipeline: Pipeline) -> None:
+    # "What are the official working languages of SCO RATS?" got "…its working bodies…".
+    for question in ("What are the official working languages of SCO RATS?", "What languages does RATS use?"):
+        assert not pipeline.ask(question, mode="extractive").answerable
+
+
 def test_a_question_about_the_future_is_not_answered_by_a_date_before_the_source() -> None:
     assert not has_type("The convention was adopted in 2001 and complemented in 2009.", "future", published=2016)
     assert has_type("The memorandum will be signed in 2017.", "future", published=2016)
