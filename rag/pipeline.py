@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answering import NOT_IN_INTERVIEW, Evidence, EvidenceSignals, ExtractiveAnswerer, combine_answers
+from rag.answering import (
+    NOT_IN_INTERVIEW,
+    Evidence,
+    EvidenceSignals,
+    ExtractiveAnswerer,
+    combine_answers,
+    expected_type,
+)
 from rag.chunking import Section, document_sections
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
@@ -287,7 +294,9 @@ class Pipeline:
         who made it (`asks_provenance`): its sentences that speak of the document, and the hits led
         by theirs. The document is the only one, or else the one the best passage comes from. None
         for any other question."""
-        overview = asks_overview(question, opening=not history, names=self._document_names)
+        # A question that wants a date, a count, a language… asks something specific, not for the
+        # gist ("What language is the interview in?", "When was the interview published?").
+        overview = asks_overview(question, opening=not history, names=self._document_names) and expected_type(query.text) is None
         # Read as searched: greetings and wrappers gone, typos corrected ("who conducted the interveiw").
         if not overview and not asks_provenance(query.text, opening=not history, names=self._document_names):
             return None

@@ -298,6 +298,16 @@ def test_what_it_is_about_means_the_document_only_at_the_start(asked: str) -> No
     assert not asks_overview(asked, opening=False)
 
 
+def test_a_question_about_the_document_that_wants_a_date_count_or_language_is_no_request_for_its_gist(pipeline: Pipeline) -> None:
+    # "english" and "language" are filler of a summary request ("…in plain English"), so "What
+    # language is the interview in?" got the headline and the opening lines.
+    for question in ("What language is the interview in?", "When was the interview published?", "How many words does the interview have?"):
+        assert not pipeline.ask(question, mode="extractive").answerable, question
+    overview = pipeline.ask("Give me the gist of the interview in plain English", mode="extractive")
+    assert overview.answerable
+    assert [c.quote for c in overview.citations] == [c.quote for c in pipeline.ask("What is the interview about?", mode="extractive").citations]
+
+
 @pytest.mark.parametrize(
     ("asked", "provenance"),
     [
