@@ -709,10 +709,10 @@ _PERSON = r"(?:person|people|official|officials|man|woman|one)"
 _WHO_LEADS = re.compile(
     rf"(\b(?:who|which\s+{_PERSON}|{_PERSON}\s+who))(?:\s+(?:currently|now|actually))?"
     rf"(?:\s+(?P<verb>{'|'.join(_LEADS)})|(?:\s+(?P<be>is|was|are|were)|['’]s)\s+(?:(?:currently|now)\s+)?(?:in\s+charge|at\s+the\s+helm))"
-    r"(?:\s+of)?\s+(?=\S)",
+    r"(?:\s+of)?\s+(?=\S)(?!(?:of\s+)?\w+ing\b)",  # "in charge of facilitating the interview": a task, not a body
     re.IGNORECASE,
 )
-_IN_CHARGE = re.compile(rf"\b({_PERSON})\s+(?:(?:currently|now)\s+)?in\s+charge\s+of\s+(?=\S)", re.IGNORECASE)
+_IN_CHARGE = re.compile(rf"\b({_PERSON})\s+(?:(?:currently|now)\s+)?in\s+charge\s+of\s+(?=\S)(?!\w+ing\b)", re.IGNORECASE)
 # "the head of…", "the current boss of…", "RATS's chief", "the earlier heads of…"; not "heads of state".
 _TITLE_OF = re.compile(rf"\b(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?(?=\s+of\b(?!\s+(?:state|government)s?\b))", re.IGNORECASE)
 _POSSESSIVE_TITLE = re.compile(rf"(?<=['’]s\s)(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?\b", re.IGNORECASE)

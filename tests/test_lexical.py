@@ -247,6 +247,8 @@ def test_a_question_about_who_leads_something_asks_with_the_title_the_text_uses(
         "Who is the head of state?",
         "Who is the Director of the Bureau?",  # the text's own title
         "Who was charged?",
+        "Who was in charge of facilitating the interview?",  # a task, not a body
+        "Who leads planning for the exercise?",
     ],
 )
 def test_other_questions_keep_their_words(same: str) -> None:
