@@ -216,6 +216,17 @@ def test_who_heads_a_body_the_interview_names_no_leader_of_is_refused(pipeline: 
     assert pipeline.ask("Who runs RATS?", mode="extractive").answerable
 
 
+def test_a_post_of_something_else_is_no_answer_to_who_holds_this_one(pipeline: Pipeline) -> None:
+    # "Who was in charge of it?" after Xiaomen-2015 was read as "Who was the Director of it?", and
+    # the byline ("…Director of the SCO RATS Executive Committee…") names a Director.
+    for first in ("Tell me about the Xiaomen-2015 exercise", "What is Interpol?"):
+        history = (ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first).answer))
+        assert not pipeline.ask("Who was in charge of it?" if "Xiaomen" in first else "Who runs it?", history).answerable, first
+    history = (ChatTurn("user", "What is RATS?"), ChatTurn("assistant", pipeline.ask("What is RATS?").answer))
+    answer = pipeline.ask("Who runs it?", history)
+    assert answer.answerable and "Yevgeniy Sysoyev, Director" in answer.citations[0].quote, answer.answer
+
+
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
