@@ -506,8 +506,8 @@ HOLDER = "holder:"
 def expected_type(question: str) -> str | None:
     """What kind of answer the question's opening asks for: "future" (a date to come), "date",
     "money", "share" (a percentage or fraction), "number", "language" (a language's name), or the
-    holder of a post the question
-    names ("holder:director": a sentence that names the post; `rag.lexical.asked_title`).
+    holder of a post the question names ("holder:director": a sentence that names the post;
+    `rag.lexical.asked_title`).
     A question that asks it last is read as if it asked it first (`asked_first`)."""
     question = asked_first(question)
     if _FUTURE_WHEN.match(question):
@@ -804,7 +804,7 @@ class ExtractiveAnswerer:
             # A post of something the question names: "Who was in charge of it?" after a question
             # about Xiaomen-2015 is not answered by "…Director of the SCO RATS Executive Committee…".
             # One of its names will do: the interview may write the others otherwise.
-            rests_on = sentence_facts(self.texts[best[0].key.doc_id][best[0].key.start : best[0].key.end]).vocabulary
+            rests_on = sentence_facts(self._sentence_texts[best[0].key]).vocabulary
             mismatch = not any(all(w in rests_on or stem(w) in rests_on for w in words(t)) for t in named)
         return EvidenceSignals(
             coverage=self.weighted_coverage(terms, present),
@@ -1025,6 +1025,10 @@ class ExtractiveAnswerer:
         taken = {h.position for h in first}
         return [*first, *(h for h in hits if h.position not in taken)][: max(len(hits), len(first))]
 
+    def _interviewers(self, key: SentenceKey) -> bool:
+        """Whether the sentence is the interviewer's (in a chunk of their questions)."""
+        return self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]].kind == "question"
+
     def provenance(self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, list[Hit]] | None:
         """What "Who conducted this interview?" and "Which news agency was it given to?" ask: the
         document's sentences that speak of the document itself (`names_document`: the standfirst's
@@ -1036,8 +1040,7 @@ class ExtractiveAnswerer:
         if (keys := self._self_references.get(doc_id)) is None:  # looked up once per document
             keys, seen = [], set()
             for key, text in sorted(self._sentence_texts.items(), key=lambda kt: kt[0].start):
-                chunk = self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
-                if key.doc_id == doc_id and text not in seen and chunk.kind != "question" and names_document(text):
+                if key.doc_id == doc_id and text not in seen and not self._interviewers(key) and names_document(text):
                     seen.add(text)  # a title printed twice
                     keys.append(key)
             self._self_references[doc_id] = keys
@@ -1071,8 +1074,7 @@ class ExtractiveAnswerer:
         )
         keys = []
         for key, text in self._sentence_texts.items():
-            chunk = self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
-            if chunk.kind != "question" and sentence_facts(text).terminal and defines.search(text):
+            if not self._interviewers(key) and sentence_facts(text).terminal and defines.search(text):
                 keys.append(key)
         if not keys:
             return refusal()

@@ -8,7 +8,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Set
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import Stemmer
@@ -696,7 +696,19 @@ _TITLES = (
     "chairman", "chairwoman", "chairperson", "president", "director", "commander", "governor",
     "manager", "chair", "ceo", "leader", "chief", "head", "boss",
 )  # fmt: skip
-_TITLE = "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in _TITLES)
+
+
+def _title_pattern(title: str) -> str:
+    """A title as a pattern, any spacing between its words ("secretary  general")."""
+    return re.escape(title).replace(r"\ ", r"\s+")
+
+
+def _title_key(written: str) -> str:
+    """A title as compared: lower case, single spaces ("Secretary General" → "secretary general")."""
+    return " ".join(written.lower().split())
+
+
+_TITLE = "|".join(_title_pattern(t) for t in _TITLES)
 _GENERIC_TITLE = "leader|chief|head|boss"
 _LEADS = {
     "runs": "is", "leads": "is", "heads": "is", "directs": "is", "manages": "is", "chairs": "is", "commands": "is",
@@ -740,12 +752,12 @@ def asked_title(question: str) -> str | None:
     """The title of the post a question asks the holder of ("Who is the Director of RATS?":
     "director"), or None."""
     m = _ASKED_TITLE.match(question)
-    return " ".join(m.group("title").lower().split()) if m else None
+    return _title_key(m.group("title")) if m else None
 
 
 def has_title(text: str, title: str) -> bool:
     """Whether the text names the title (any case, one or many: "former SCO RATS Directors")."""
-    return bool(re.search(r"\b" + re.escape(title).replace(r"\ ", r"\s+") + r"(?:s|es)?\b", text, re.IGNORECASE))
+    return bool(re.search(rf"\b{_title_pattern(title)}(?:s|es)?\b", text, re.IGNORECASE))
 
 
 # "Who was the Director of RATS before Sysoyev?", "Who were the former heads of…?": who held it before.
@@ -777,25 +789,30 @@ class Titles:
     of RATS?", "Who is the boss of the Executive Committee?" → "…the Director of…", "Who ran it
     before Sysoyev?" → "Who was the Director of it before Sysoyev?". The corpus's title is the one of
     _TITLES it writes most often (as written: "Director"); a title it writes itself is left as typed.
-    Only questions asking who: "What led to the exercise?" stays."""
+    Only questions asking who: "What led to the exercise?" stays. The corpus is read when the first
+    question is (0.08 s a megabyte), not at start."""
 
     def __init__(self, texts: Iterable[str]) -> None:
+        self._texts = list(texts)
+
+    @cached_property
+    def _found(self) -> tuple[str | None, frozenset[str]]:
+        """The corpus's title as it writes it, and every title it writes (as `_title_key`s)."""
         found: Counter[str] = Counter()
         written: dict[str, str] = {}
-        for t in texts:
+        for t in self._texts:
             for m in re.finditer(rf"\b(?:{_TITLE})(?=(?:s|es)?\b)", t, re.IGNORECASE):
-                key = " ".join(m.group().lower().split())
+                key = _title_key(m.group())
                 found[key] += 1
                 written.setdefault(key, m.group())
-        self._used = frozenset(found)
-        self.title = written[found.most_common(1)[0][0]] if found else None
+        return (written[found.most_common(1)[0][0]] if found else None), frozenset(found)
 
     def rewrite(self, text: str) -> str:
-        title = self.title
+        title, used = self._found
         if title is None:
             return text
         m = _WHO_LEADS.search(text)
-        if m and (m.group("verb") or "").lower() not in self._used:
+        if m and (m.group("verb") or "").lower() not in used:
             be = _LEADS[m.group("verb").lower()] if m.group("verb") else m.group("be") or "is"
             many = m.group(1).lower().split()[-1] in ("people", "officials") or be in ("are", "were")
             be, titled = ({"is": "are", "was": "were"}.get(be, be), title + "s") if many else (be, title)
@@ -804,7 +821,7 @@ class Titles:
             text = f"{text[: m.end(1)]} who is the {title} of {text[m.end():]}"
 
         def retitled(t: re.Match[str]) -> str:
-            if " ".join(t.group("title").lower().split()) in self._used:
+            if _title_key(t.group("title")) in used:
                 return t.group()
             return title + ("s" if t.group("plural") else "")
 

@@ -117,6 +117,11 @@ _EXPANSION = re.compile(
 )
 
 
+def _acronym_form(word: str) -> str:
+    """A word asked about as an acronym, in capitals and without a plural "s" ("ITOs" → "ITO")."""
+    return word[:-1].upper() if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word.upper()
+
+
 def asked_expansion(question: str) -> str | None:
     """The acronym a question asks to have spelt out, in capitals without a plural "s" ("What does
     SCO stand for?" → "SCO"; "What are ITOs short for?" → "ITO"), or None. Only a word of two to
@@ -128,7 +133,7 @@ def asked_expansion(question: str) -> str | None:
     capitals = word.isupper() or (word.endswith("s") and word[:-1].isupper())
     if not (2 <= len(word) <= 8 and word.isalpha()) or not (capitals or (word.islower() and not m.group("m") and word not in STOPWORDS)):
         return None  # "What does it mean?", "What does that stand for?"
-    return word[:-1].upper() if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word.upper()
+    return _acronym_form(word)
 
 
 # "What is the SCO?", "What are ITOs?", "who's RATS": what an acronym is, asked and nothing more.
@@ -146,7 +151,7 @@ def asked_definition(question: str) -> str | None:
     word = m.group("a").replace(".", "")
     if not (2 <= len(word) <= 8 and word.isalpha()) or word.lower() in STOPWORDS:
         return None
-    return word[:-1].upper() if len(word) > 2 and word.endswith("s") and word[:-1].isupper() else word.upper()
+    return _acronym_form(word)
 
 
 # What a request for the gist of the whole document is made of ("What is the interview about?",
