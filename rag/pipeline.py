@@ -36,6 +36,7 @@ from rag.lexical import STOPWORDS, words
 from rag.retrieval import (
     Query,
     Retriever,
+    asked_characterisation,
     asked_definition,
     asked_expansion,
     asks_overview,
@@ -43,6 +44,7 @@ from rag.retrieval import (
     is_more_request,
     plain_question,
     split_question,
+    voice_name,
 )
 from rag.settings import Settings, get_settings
 from rag.types import Answer, ChatTurn, Document, Hit, Mode
@@ -88,6 +90,7 @@ class Pipeline:
             w for d in documents.values() for w in words(f"{d.interviewee} {d.meta.get('source') or ''}") if w not in STOPWORDS
         )
         self.retriever = Retriever(index, embedder, settings, interviewees, self._document_names)
+        self._speaker = voice_name(interviewees)  # "How does Sysoyev describe RATS?" asks for his own view
         self.extractive = ExtractiveAnswerer(
             index,
             {d: doc.text for d, doc in documents.items()},
@@ -196,6 +199,10 @@ class Pipeline:
                 or (named := self.extractive.definition(acronym, vector)).answerable
             ):
                 extractive = named  # "What is the SCO?": the sentence that names it, or says what it is
+            elif (acronym := asked_characterisation(plain, self._speaker)) and (
+                named := self.extractive.definition(acronym, vector)
+            ).answerable:
+                extractive = named  # "How does Sysoyev describe RATS?": the sentence that says what it is
         answer = extractive
         if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
             answer = dataclasses.replace(extractive, fallback_reason=OFF_TOPIC)

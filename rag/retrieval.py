@@ -9,6 +9,7 @@ together with the previous user question, so pronouns find what they refer to.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -149,6 +150,45 @@ def asked_definition(question: str) -> str | None:
     if not m:
         return None
     word = m.group("a").replace(".", "")
+    if not (2 <= len(word) <= 8 and word.isalpha()) or word.lower() in STOPWORDS:
+        return None
+    return _acronym_form(word)
+
+
+# "How does Sysoyev describe RATS?", "How would you characterise SCO RATS today?", "What kind of
+# body is RATS?", "What is RATS like?", "Define RATS": what it is, in the interviewee's words.
+_NOW_WORDS = r"(?:today|now|nowadays|these\s+days|at\s+present|figuratively|metaphorically)"
+_NOW = rf"(?:\s+{_NOW_WORDS})?"
+_WORD = rf"(?-i:[A-Z]{{2,}}\s+)?(?!{_NOW_WORDS}\b)([a-z][a-z.&]*[a-z]\.?)"  # "SCO RATS" asks about RATS
+_DESCRIBED = r"(?:describe|characteri[sz]e|see|view|portray|define|sum\s+up|think\s+of)"
+_END = r"\s*[?.!]*\s*$"
+
+
+@functools.lru_cache(maxsize=8)
+def _characterisations(speaker: str | None) -> re.Pattern[str]:
+    who = rf"(?:you|he|she|the\s+(?:director|interviewee){'|' + speaker if speaker else ''})"
+    return re.compile(
+        rf"^\s*(?:how\s+(?:does|do|did|would|will|could|can|might)\s+{who}\s+{_DESCRIBED}\s+(?:the\s+)?{_WORD}{_NOW}"
+        rf"|how\s+(?:is|was)\s+(?:the\s+)?{_WORD}\s+(?:described|characteri[sz]ed|defined|portrayed)"
+        rf"(?:\s+(?:in\s+the\s+(?:interview|article|text)|by\s+(?:him|her|the\s+(?:director|interviewee){'|' + speaker if speaker else ''})))?{_NOW}"
+        rf"|what\s+(?:kind|sort|type)\s+of\s+(?:an?\s+)?[a-z]+\s+(?:is|was)\s+(?:the\s+)?{_WORD}{_NOW}"
+        rf"|what\s+(?:is|was)\s+(?:the\s+)?{_WORD}\s+like{_NOW}"
+        rf"|(?:please\s+)?(?:describe|characteri[sz]e|define)\s+(?:the\s+)?{_WORD})"
+        + _END,
+        re.IGNORECASE,
+    )
+
+
+def asked_characterisation(question: str, speaker: str | None = None) -> str | None:
+    """The word a question asks to have characterised, in capitals, when it may be an acronym:
+    "How does Sysoyev describe RATS?", "How would you characterise SCO RATS today?", "What kind of
+    body is RATS?", "What is RATS like?", "Define RATS" → "RATS"; or None. `speaker` is a pattern
+    for the interviewee's name (`voice_name`): only their view is the document's own ("How do the
+    European partners view RATS?" asks what the partners say, and is answered as any question)."""
+    m = _characterisations(speaker).match(question)
+    if not m:
+        return None
+    word = next(g for g in m.groups() if g).replace(".", "")
     if not (2 <= len(word) <= 8 and word.isalpha()) or word.lower() in STOPWORDS:
         return None
     return _acronym_form(word)

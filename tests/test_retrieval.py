@@ -15,6 +15,7 @@ from rag.lexical import content_terms, term_pairs, words
 from rag.pipeline import Pipeline
 from rag.retrieval import (
     Ranking,
+    asked_characterisation,
     asked_definition,
     asked_expansion,
     asks_overview,
@@ -23,6 +24,7 @@ from rag.retrieval import (
     is_more_request,
     names_document,
     split_question,
+    voice_name,
 )
 
 
@@ -170,6 +172,42 @@ def test_what_an_acronym_is_is_answered_by_the_sentence_that_spells_it_out(pipel
         answer = pipeline.ask(question, mode="extractive")
         assert answer.answerable and not answer.answer.startswith(("CSTO:", "TASS:")), answer.answer
     assert pipeline.extractive.definition("CSTO", pipeline.retriever.query_vector(pipeline.retriever.query("What is the CSTO?"))).answerable is False
+
+
+@pytest.mark.parametrize(
+    ("asked", "acronym"),
+    [
+        ("How does Sysoyev describe RATS?", "RATS"),
+        ("how does mr yevgeniy sysoyev characterize rats", "RATS"),
+        ("How would you describe SCO RATS today?", "RATS"),  # the name's head, not "today"
+        ("How does the Director see the SCO?", "SCO"),
+        ("How is RATS described in the interview?", "RATS"),
+        ("What kind of body is RATS?", "RATS"),
+        ("What is RATS like nowadays?", "RATS"),
+        ("Define ITOs", "ITO"),
+        ("How do the European partners view RATS?", None),  # someone else's view
+        ("How is RATS seen by its partners?", None),
+        ("How does Sysoyev describe the Xiaomen-2015 exercise?", None),
+        ("What kind of work is RATS doing?", None),
+        ("How does he view it?", None),
+    ],
+)
+def test_a_question_asking_how_the_interviewee_describes_a_word_asks_what_it_is(asked: str, acronym: str | None) -> None:
+    assert asked_characterisation(asked, voice_name(["Yevgeniy Sysoyev"])) == acronym
+
+
+def test_how_the_interviewee_describes_something_is_answered_by_the_sentence_that_says_what_it_is(pipeline: Pipeline) -> None:
+    # "How does Sysoyev describe RATS?" got "My esteemed predecessors…" before: his name and "RATS".
+    for question in ("How does Sysoyev describe RATS?", "What kind of organisation is RATS?", "How would you characterise SCO RATS?"):
+        answer = pipeline.ask(question, mode="extractive")
+        assert answer.answerable and len(answer.citations) == 1, (question, answer.answer)
+        assert answer.citations[0].quote.startswith("RATS today, metaphorically speaking, is a framework"), (question, answer.answer)
+    # Another's view is searched as usual: the partners' own words.
+    answer = pipeline.ask("How do the European partners view RATS?", mode="extractive")
+    assert "European partners view our structure" in answer.citations[0].quote, answer.answer
+    # Nothing says what it is: answered as any other question, not refused.
+    answer = pipeline.ask("How does Sysoyev describe the CSTO?", mode="extractive")
+    assert answer.answerable and not answer.citations[0].quote.startswith("RATS today"), answer.answer
 
 
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
