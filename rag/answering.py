@@ -816,6 +816,15 @@ class ExtractiveAnswerer:
             type_mismatch=float(mismatch),
         )
 
+    @staticmethod
+    def _has_kind(facts: SentenceFacts, sentence: str, kind: str | None) -> bool:
+        """Whether the sentence has what the question's answer type wants: a date, count, sum or
+        share (read once per sentence: `SentenceFacts`), a language's name, or the post asked about
+        ("Who were the previous bosses of…?" wants a sentence that names a Director)."""
+        if kind is not None and (kind == "language" or kind.startswith(HOLDER)):
+            return has_type(sentence, kind)
+        return facts.has_kind(kind)
+
     def has_kind(self, chosen: Sequence[ScoredSentence], kind: str, counted: str | None = None) -> bool:
         """Whether one of the sentences, read with its document's publication year, has `kind`.
 
@@ -896,7 +905,7 @@ class ExtractiveAnswerer:
                 float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(facts.has_kind(kind) and counts(sentence, reading.counted) is not False),
+                float(self._has_kind(facts, sentence, kind) and counts(sentence, reading.counted) is not False),
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),

@@ -301,6 +301,9 @@ def romanised_skeleton(word: str) -> str:
     return word
 
 
+_HYPHENATED = re.compile(r"(?<![\w-])([^\W\d_]+)-([^\W\d_]+)(?![\w-])")
+
+
 class Speller:
     """Corrects a question's misspelt words to the corpus's own ("terorist" → "terrorist"), or
     else to English words (`common`: word → how often it occurs; "attcaks" → "attacks").
@@ -318,7 +321,9 @@ class Speller:
     six letters or more the corpus capitalises inside sentences only, and no common English
     word) one edit away, even when the word is a (rare) English one, or two edits away when it is
     no word and has seven letters or more; and two capitalised words that the corpus writes as one
-    name are joined ("Zhang Xin Feng" → "Zhang Xinfeng").
+    name are joined ("Zhang Xin Feng" → "Zhang Xinfeng"). A word the corpus only writes with a
+    hyphen is hyphenated ("antiterrorist" → "anti-terrorist", "Counterterrorism" →
+    "Counter-terrorism"), so it matches the corpus's two words.
     """
 
     def __init__(self, texts: Iterable[str], known: Set[str], common: Mapping[str, int] | None = None) -> None:
@@ -326,7 +331,10 @@ class Speller:
         capitalised: set[str] = set()  # inside a sentence, where a capital marks a name
         lower_case: set[str] = set()
         tokens: Counter[str] = Counter()
+        hyphenated: dict[str, int] = {}  # "antiterrorist" → 4: the corpus writes "anti-terrorist"
         for text in texts:
+            for m in _HYPHENATED.finditer(text):
+                hyphenated.setdefault((m.group(1) + m.group(2)).lower(), len(m.group(1)))
             # The words at the regex engine's speed, counted as written; positions only for those
             # that open with a capital (a large corpus is read at start: at 50,000 chunks this
             # took 15 s).
@@ -351,6 +359,7 @@ class Speller:
             w.lower() for w in tokens if len(w) >= 5 and w[0].isupper() and w.lower() not in lower_case and common_words.get(w.lower(), 0) < 100
         ]
         self._skeletons: dict[str, str] | None = None
+        self._hyphenated = {w: at for w, at in hyphenated.items() if w not in self._counts}
         self._stems = {stem(w) for w in self._counts}
         self._known = known
         self._common = common or {}
@@ -370,6 +379,8 @@ class Speller:
         lower = word.lower()
         if len(lower) < 5 or not lower.isalpha() or lower in self._counts or lower in STOPWORDS:
             return word
+        if at := self._hyphenated.get(lower):  # written solid, hyphenated in the corpus
+            return f"{word[:at]}-{word[at:]}"
         # A capitalised word inside a question may be a name spelt another way ("Ekaterinburg",
         # "Evgeny", "Dzhumanbekov" for the corpus's "Yekaterinburg", "Yevgeniy", "Djumanbekov").
         name = not english and word[0].isupper()
@@ -724,10 +735,60 @@ _WHO_LEADS = re.compile(
     r"(?:\s+of)?\s+(?=\S)(?!(?:of\s+)?\w+ing\b)",  # "in charge of facilitating the interview": a task, not a body
     re.IGNORECASE,
 )
+_WHO_IS_THE = re.compile(r"\s*who\s+(?:is|was|are|were)\s+the\s+", re.IGNORECASE)
 _IN_CHARGE = re.compile(rf"\b({_PERSON})\s+(?:(?:currently|now)\s+)?in\s+charge\s+of\s+(?=\S)(?!\w+ing\b)", re.IGNORECASE)
 # "the head of…", "the current boss of…", "RATS's chief", "the earlier heads of…"; not "heads of state".
 _TITLE_OF = re.compile(rf"\b(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?(?=\s+of\b(?!\s+(?:state|government)s?\b))", re.IGNORECASE)
 _POSSESSIVE_TITLE = re.compile(rf"(?<=['’]s\s)(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?\b", re.IGNORECASE)
+
+
+# "Who is the current RATS Director?", "Who was the Bureau chief before her?": the post's body before
+# its title, which the rules below read after it ("…the current Director of RATS?").
+_HOLDER_MODIFIER = r"(?:current|present|new|acting|former|previous|earlier|past|first|last)"
+_TITLE_LAST = re.compile(
+    rf"^(?P<ask>\s*(?:who|which\s+{_PERSON})(?:\s+(?:is|are|was|were)|['’]s)\s+the\s+(?:{_HOLDER_MODIFIER}\s+)?)"
+    rf"(?P<of>(?!{_HOLDER_MODIFIER}\b)(?:[\w.&-]+\s+){{0,3}}?[\w.&-]+)\s+"
+    rf"(?P<title>{_TITLE})(?P<plural>s|es)?\b"
+    r"(?P<rest>(?:\s+(?:now|today|currently|then|before|prior|until|in|earlier|previously|formerly)\b[^?,;]*)?\s*[?.!]*\s*)$",
+    re.IGNORECASE,
+)
+
+
+# "What is the name of the Director of RATS?", "What were the names of the former heads…?", and what
+# is left of "Name the previous bosses of…" once its request is taken off ("the previous bosses
+# of…", rag.retrieval.plain_question): who holds the post, asked as such.
+_HOLDER_NP = rf"the\s+(?:{_HOLDER_MODIFIER}\s+)?(?:[\w.&-]+\s+){{0,3}}?(?:{_TITLE}|{_PERSON})(?:s|es)?\b"
+_NAME_OF = re.compile(rf"^\s*what(?:\s+(?P<be>is|was|are|were)|['’]s)\s+the\s+name(?P<names>s)?\s+of\s+(?={_HOLDER_NP})", re.IGNORECASE)
+_BARE_HOLDER = re.compile(
+    rf"^\s*(?=the\s+(?:(?P<mod>{_HOLDER_MODIFIER})\s+)?(?:{_TITLE})(?P<plural>s|es)?\s+of\b)",
+    re.IGNORECASE,
+)
+_PAST_MODIFIERS = ("former", "previous", "earlier", "past", "first")
+
+
+def who_holds(question: str) -> str:
+    """A request for the name of a post's holder as the question "who…": "What is the name of the
+    man in charge of RATS?" → "Who is the man in charge of RATS?", "the previous bosses of RATS"
+    ("Name the previous bosses…" without its request) → "Who were the previous bosses of RATS".
+    Others as typed."""
+    if m := _NAME_OF.match(question):
+        be = (m.group("be") or "is").lower()
+        be = {"is": "are", "was": "were"}.get(be, be) if m.group("names") else be
+        return f"Who {be} {question[m.end():]}"
+    if m := _BARE_HOLDER.match(question):
+        past = (m.group("mod") or "").lower() in _PAST_MODIFIERS
+        be = ("were" if past else "are") if m.group("plural") else ("was" if past else "is")
+        return f"Who {be} {question[m.end():]}"
+    return question
+
+
+def title_first(question: str) -> str:
+    """The question with the title of the post it asks about before the body the post is of: "Who
+    is the current RATS Director?" → "Who is the current Director of RATS?", "Who was the Bureau
+    chief before her?" → "Who was the chief of Bureau before her?". Others as typed."""
+    if not (m := _TITLE_LAST.match(question)) or m.group("of").lower() in ("state", "government"):
+        return question
+    return f"{m.group('ask')}{m.group('title')}{m.group('plural') or ''} of {m.group('of')}{m.group('rest')}"
 
 
 # "Who is the Director of…?" asks who holds the post now: not answered by a sentence about those
@@ -811,13 +872,16 @@ class Titles:
         title, used = self._found
         if title is None:
             return text
+        text = title_first(who_holds(text))
         m = _WHO_LEADS.search(text)
         if m and (m.group("verb") or "").lower() not in used:
             be = _LEADS[m.group("verb").lower()] if m.group("verb") else m.group("be") or "is"
             many = m.group(1).lower().split()[-1] in ("people", "officials") or be in ("are", "were")
             be, titled = ({"is": "are", "was": "were"}.get(be, be), title + "s") if many else (be, title)
             text = f"{text[: m.end(1)]} {be} the {titled} of {text[m.end():]}"
-        elif m := _IN_CHARGE.search(text):  # "the man in charge of RATS"
+        elif (m := _IN_CHARGE.search(text)) and _WHO_IS_THE.fullmatch(text, 0, m.start()):  # "Who is the man in charge of RATS?"
+            text = f"{text[: m.start()]}{title} of {text[m.end():]}"
+        elif m:  # "the man in charge of RATS"
             text = f"{text[: m.end(1)]} who is the {title} of {text[m.end():]}"
 
         def retitled(t: re.Match[str]) -> str:

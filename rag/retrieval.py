@@ -49,7 +49,7 @@ _FOLLOW_UP_OPENERS = re.compile(r"^\s*(and|what about|how about|why|how so|so|al
 _WRAPPER = re.compile(
     r"""^\s*(?:
         (?:hi|hello|hey|greetings|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|ok(?:ay)?)\b(?:\s+(?:there|all|everyone))?[\s,!.:;-]*
-      | (?:please\s+)?(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
+      | (?:please\s+)?(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|pls\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
       | (?:please\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
       | (?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:list|name|describe|explain|summari[sz]e|outline|enumerate|identify|mention)
         (?:\s+(?:for\s+)?(?:me|us))?(?=\s+(?:all|the|a|an|some|each|every|any|his|its|their|what|which|who|whom|whose|when|where|why|how|whether|if)\b)[\s,:;-]*
@@ -95,6 +95,11 @@ _SECOND_QUESTION = re.compile(
     r"is|are|was|were|do|does|did|has|have|had|can|could|will|would)\b)",
     re.IGNORECASE,
 )
+
+
+# An embedded question's order ("tell me who the current director is", "…what the objective of the
+# exercise was"): the verb comes last, and the rules that read a question's opening want it first.
+_EMBEDDED = re.compile(r"^(who|what)\s+(the\s+[^?,;]+?)\s+(is|was|are|were)\s*(?=[?.!]*\s*$)", re.IGNORECASE)
 
 
 _MORE = re.compile(
@@ -327,6 +332,7 @@ def plain_question(question: str) -> str:
             unwrapped = unwrapped[m.end() :].strip()
             if m.group().strip().lower().endswith(("me", "us", "know", "wonder", "wondered", "explain")):
                 unwrapped = re.sub(r"^if\b", "whether", unwrapped, flags=re.IGNORECASE)  # "tell me if…" asks whether
+                unwrapped = _EMBEDDED.sub(r"\1 \3 \2", unwrapped)  # "tell me who the director is" asks who is
         if unwrapped == text or len(unwrapped.split()) < 2:
             break
         text = unwrapped
