@@ -239,6 +239,17 @@ def sentence_weights(s: Settings) -> tuple[float, ...]:
     return tuple(sign * float(getattr(s, name)) for name, sign in SENTENCE_WEIGHT_SETTINGS)
 
 
+# An answer sentence that points at the interviewer's words: "All the countries you have listed…".
+_POINTS_AT_QUESTION = re.compile(
+    r"\byou(?:['’]ve|\s+have)?\s+(?:just\s+)?(?:listed|mentioned|named|cited|enumerated|referred\s+to)\b"
+    r"|\bas\s+you\s+(?:said|say|mentioned|noted|put\s+it)\b",
+    re.IGNORECASE,
+)
+
+
+_NAMED = re.compile(r"(?<=\s)[A-Z][\w’'-]*")  # a capitalised word, not the first
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Everything the extractive answerer weighed for one question."""
@@ -819,9 +830,10 @@ class ExtractiveAnswerer:
     @staticmethod
     def _has_kind(facts: SentenceFacts, sentence: str, kind: str | None) -> bool:
         """Whether the sentence has what the question's answer type wants: a date, count, sum or
-        share (read once per sentence: `SentenceFacts`), a language's name, or the post asked about
-        ("Who were the previous bosses of…?" wants a sentence that names a Director)."""
-        if kind is not None and (kind == "language" or kind.startswith(HOLDER)):
+        share (read once per sentence: `SentenceFacts`), or the post asked about ("Who were the
+        previous bosses of…?" wants a sentence that names a Director). Not a language's name: the
+        names of peoples are those of languages too ("…M.U.Subanov of the Kyrgyz Republic…")."""
+        if kind is not None and kind.startswith(HOLDER):
             return has_type(sentence, kind)
         return facts.has_kind(kind)
 
@@ -1173,7 +1185,44 @@ class ExtractiveAnswerer:
             Citation(n, c.key.doc_id, c.chunk_id, c.key.start, c.key.end, self.texts[c.key.doc_id][c.key.start : c.key.end], round(c.score, 4))
             for n, c in enumerate(evidence.chosen, 1)
         ]
-        return quoted(citations), signals
+        return quoted(self._with_what_it_points_at(citations, vector)), signals
+
+    def _with_what_it_points_at(self, citations: Sequence[Citation], vector: np.ndarray) -> list[Citation]:
+        """The citations, with the interviewer's sentence before a quoted sentence that points at
+        it: "All the countries you have listed are Observers…" says which only with "Do the SCO
+        RATS' experts cooperate with their colleagues from India, Pakistan, Mongolia, Iran and
+        Afghanistan?". It comes on top of the answer's usual sentences and length."""
+        spans = {(c.doc_id, c.start, c.end) for c in citations}
+        out: list[Citation] = []
+        for c in citations:
+            asked = self._pointed_at(SentenceKey(c.doc_id, c.start, c.end), vector)
+            if asked is not None and (asked.doc_id, asked.start, asked.end) not in spans:
+                out.append(self._cite(0, asked, vector))
+                spans.add((asked.doc_id, asked.start, asked.end))
+            out.append(c)
+        if len(out) == len(citations):
+            return list(citations)
+        return [dataclasses.replace(c, n=n) for n, c in enumerate(out, 1)]
+
+    def _pointed_at(self, key: SentenceKey, vector: np.ndarray) -> SentenceKey | None:
+        """The interviewer's sentence that an answer sentence points at ("…you have listed…", "as
+        you said"): of those that ask what it answers, the one naming most (what was listed), and
+        of those the closest to the question; else None."""
+        if not _POINTS_AT_QUESTION.search(self._sentence_texts.get(key, "")):
+            return None
+        section = self.index.chunk_section[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
+        asked = [
+            SentenceKey(chunk.doc_id, span.start, span.end)
+            for position in self._section_chunks.get(section, [])
+            if (chunk := self.index.chunks[position]).kind == "question"
+            for span in chunk.sentences
+        ]
+        asked = [k for k in asked if k in self.index.sentence_row]
+        if section < 0 or not asked:
+            return None
+        rows = [self.index.sentence_row[k] for k in asked]
+        closeness = self.index.sentence_vectors[rows] @ vector
+        return max(zip(asked, closeness, strict=True), key=lambda kc: (len(_NAMED.findall(self._sentence_texts[kc[0]])), kc[1]))[0]
 
 
 def quoted(citations: Sequence[Citation], full_stops: bool = False) -> Answer:

@@ -11,6 +11,7 @@ import pytest
 
 from eval.calibrate import fit_listwise, top1
 from rag.answering import (
+    _POINTS_AT_QUESTION,
     NOT_IN_INTERVIEW,
     NOTHING_MORE,
     SENTENCE_FEATURES,
@@ -1141,3 +1142,35 @@ def test_names_with_no_word_to_search_for_do_not_break_the_answer(pipeline: Pipe
         answer = configured.ask(question)
         text = pipeline.document("sysoyev-interview").text
         assert all(text[c.start : c.end] == c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "points"),
+    [
+        ("All the countries you have listed are Observers.", True),
+        ("The bodies you've mentioned work with us.", True),
+        ("As you said, the threat is growing.", True),
+        ("The agencies you named are partners.", True),
+        ("You know, we have listed them all.", False),
+        ("The listed countries are Observers.", False),
+    ],
+)
+def test_a_sentence_pointing_at_the_interviewers_words_is_told_apart(sentence: str, points: bool) -> None:
+    assert bool(_POINTS_AT_QUESTION.search(sentence)) is points
+
+
+def test_a_sentence_pointing_at_the_interviewers_words_is_quoted_with_them(pipeline: Pipeline) -> None:
+    # "All the countries you have listed are Observers…" alone named no country: which are
+    # observers was in the interviewer's question before it.
+    for question in ("Which countries are SCO observers?", "Is Iran an observer to the Shanghai Cooperation Organisation?"):
+        answer = pipeline.ask(question, mode="extractive")
+        quotes = [c.quote for c in answer.citations]
+        pointing = next(i for i, q in enumerate(quotes) if "you have listed" in q)
+        assert pointing > 0 and all(c in quotes[pointing - 1] for c in ("India", "Pakistan", "Mongolia", "Iran", "Afghanistan")), answer.answer
+        assert [c.n for c in answer.citations] == list(range(1, len(quotes) + 1))
+        text = pipeline.documents[answer.citations[0].doc_id].text
+        assert all(text[c.start : c.end] == c.quote for c in answer.citations)
+        assert answer.answer.startswith(quotes[0]) and f"{quotes[pointing]} [{pointing + 1}]" in answer.answer
+    # An answer that points at nothing quotes no interviewer's words.
+    answer = pipeline.ask("How many crimes were averted in 2015?", mode="extractive")
+    assert not any(c.quote.endswith("?") for c in answer.citations), answer.answer
