@@ -247,6 +247,7 @@ _POINTS_AT_QUESTION = re.compile(
 )
 
 
+_MOST_SENTENCES = 3  # an answer quotes one to three sentences (the answer contract)
 _NAMED = re.compile(r"(?<=\s)[A-Z][\w’'-]*")  # a capitalised word, not the first
 
 
@@ -1191,7 +1192,8 @@ class ExtractiveAnswerer:
         """The citations, with the interviewer's sentence before a quoted sentence that points at
         it: "All the countries you have listed are Observers…" says which only with "Do the SCO
         RATS' experts cooperate with their colleagues from India, Pakistan, Mongolia, Iran and
-        Afghanistan?". It comes on top of the answer's usual sentences and length."""
+        Afghanistan?". It comes on top of the answer's usual sentences and length, up to the three
+        sentences an answer has at most (the last of the others gives way)."""
         spans = {(c.doc_id, c.start, c.end) for c in citations}
         out: list[Citation] = []
         for c in citations:
@@ -1202,6 +1204,11 @@ class ExtractiveAnswerer:
             out.append(c)
         if len(out) == len(citations):
             return list(citations)
+        while len(out) > _MOST_SENTENCES:
+            free = [i for i, c in enumerate(out) if not _POINTS_AT_QUESTION.search(c.quote) and not (i + 1 < len(out) and _POINTS_AT_QUESTION.search(out[i + 1].quote))]
+            if not free:
+                break
+            out.pop(free[-1])
         return [dataclasses.replace(c, n=n) for n, c in enumerate(out, 1)]
 
     def _pointed_at(self, key: SentenceKey, vector: np.ndarray) -> SentenceKey | None:
@@ -1240,12 +1247,17 @@ def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:
     if not any(a.answerable for a in answers):
         return refusal()
     # Three sentences at most, as any answer: each part's best, then the parts' others in turn.
+    # A part's best is the sentence that points at the interviewer's words, not those words
+    # quoted before it (ExtractiveAnswerer._with_what_it_points_at).
     extra = 3 - sum(1 for a in answers if a.answerable)
     trimmed = []
     for answer in answers:
-        others = answer.citations[1 : 1 + max(extra, 0)]
+        cited = list(answer.citations)
+        lead = int(len(cited) > 1 and is_question(cited[0].quote) and bool(_POINTS_AT_QUESTION.search(cited[1].quote)))
+        others = [c for i, c in enumerate(cited) if i != lead][: max(extra, 0)]
         extra -= len(others)
-        trimmed.append(dataclasses.replace(answer, citations=answer.citations[:1] + others))
+        kept = {id(c) for c in (cited[lead] if cited else None, *others) if c is not None}
+        trimmed.append(dataclasses.replace(answer, citations=tuple(c for c in cited if id(c) in kept)))
     numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     pieces: list[str] = []

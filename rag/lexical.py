@@ -611,7 +611,8 @@ def _bracketed(text: str, bracket: int, acronym: str) -> tuple[int, int] | None:
 class Acronyms:
     """Rewrites a question's names into the form the corpus uses: a name the corpus writes only
     as an acronym becomes the acronym ("United Nations" → "UN"), and an acronym the corpus never
-    uses becomes the name it abbreviates there ("UNODC" → "UN Office for Drugs and Crime").
+    uses becomes the name it abbreviates there ("UNODC" → "UN Office for Drugs and Crime"), or the
+    phrase in any case that it abbreviates ("IEDs" → "improvised explosive devices").
 
     Only whole words in capitals count. A two-letter acronym stands for a name only when none of
     the name's words is one the corpus writes capitalised ("Security Council" stays, as the
@@ -635,6 +636,7 @@ class Acronyms:
                 if len(words_in) >= 3:
                     names.setdefault("".join(_initials(w) for w in words_in), set()).add(name)
         self._names = {a: next(iter(n)) for a, n in names.items() if len(n) == 1 and len(a) >= 4}
+        self._phrases: dict[str, str | None] = {}  # acronyms the corpus spells out in any case (_phrase_for)
         # Phrases the corpus abbreviates in brackets, in any case ("international terrorist
         # organisations (ITOs)"), by their words' stems: after that, the corpus writes the acronym
         # alone ("…by ITOs to recruit new abettors…"), which the phrase in a question never finds.
@@ -669,11 +671,37 @@ class Acronyms:
                 continue
             spans.append((start, end, acronym))
         for m in _ACRONYM.finditer(text):
-            if m.group() not in self._acronyms and m.group() in self._names and not any(s < m.end() and m.start() < e for s, e, _ in spans):
+            if m.group().removesuffix("s") in self._acronyms or any(s < m.end() and m.start() < e for s, e, _ in spans):
+                continue
+            if m.group() in self._names:
                 spans.append((m.start(), m.end(), self._names[m.group()]))
+            elif spelt := self._phrase_for(m.group()):  # "IEDs" → "improvised explosive devices"
+                spans.append((m.start(), m.end(), spelt))
         for start, end, replacement in sorted(spans, reverse=True):
             text = text[:start] + replacement + text[end:]
         return self._with_defined(text)
+
+    def _phrase_for(self, acronym: str) -> str | None:
+        """The phrase of the corpus, in any case, whose words' initials make an acronym it never
+        uses, when only one does (by stems: "device" and "devices" are one): "IEDs" → "improvised
+        explosive devices", "SSC" → "State Security Committee". Three letters or more; no small
+        word inside ("In Every Day" is none). Looked up once per acronym."""
+        key = acronym.removesuffix("s") if len(acronym) > 3 and acronym.endswith("s") else acronym
+        if key in self._phrases:
+            return self._phrases[key]
+        found: dict[tuple[str, ...], str] = {}
+        if len(key) >= 3:
+            pattern = re.compile(r"(?<![\w-])" + r"\s+".join(rf"{c}[^\W\d_][\w’'-]*" for c in key.lower()) + r"(?![\w-])", re.IGNORECASE)
+            for t in self._texts:
+                for m in pattern.finditer(t):
+                    said = m.group().split()
+                    if not any(w.lower() in STOPWORDS for w in said):
+                        found.setdefault(tuple(stem(w.lower()) for w in said), " ".join(said))
+        phrase = next(iter(found.values())) if len(found) == 1 else None
+        if len(self._phrases) >= 1024:
+            self._phrases.clear()
+        self._phrases[key] = phrase
+        return phrase
 
     def _with_defined(self, text: str) -> str:
         """`text` with the acronym the corpus defines for a phrase of it after that phrase, in

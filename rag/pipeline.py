@@ -43,6 +43,7 @@ from rag.retrieval import (
     asks_provenance,
     is_more_request,
     plain_question,
+    small_talk,
     split_question,
     voice_name,
 )
@@ -58,6 +59,15 @@ LLM_NOT_CONFIGURED = "llm_not_configured"
 # No passage is near the question at all (the cosine floor, EvidenceSignals.refuses): the refusal
 # is the answer, and an LLM is not asked ("How do I change a flat tire?" took it 10–35 s here).
 OFF_TOPIC = "off_topic"
+# A greeting, thanks or goodbye asks nothing (rag.retrieval.small_talk): it gets a reply of its own,
+# no quote, and no LLM is asked. `fallback_reason` says so, so a client can tell it from a refusal.
+SMALL_TALK = "small_talk"
+SMALL_TALK_REPLIES = {
+    "greeting": "Hello! Ask me anything about the interview: every answer quotes it, with citations.",
+    "thanks": "You're welcome. Ask me anything else about the interview.",
+    "ack": "Ask me anything about the interview: every answer quotes it, with citations.",
+    "farewell": "Goodbye!",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +191,11 @@ class Pipeline:
         cached = self._cache_get(key)
         if cached is not None:
             return _from_cache(cached, began)
+        if said := small_talk(question):  # "hi", "thanks!": nothing to search
+            total = round((time.perf_counter() - began) * 1000, 3)
+            answer = Answer(SMALL_TALK_REPLIES[said], False, (), "extractive", SMALL_TALK, {"retrieve": 0.0, "generate": 0.0, "total": total})
+            self._log(question, (), answer, None)
+            return answer
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
         extractive, signals = self.extractive.answer(query, vector, hits)
@@ -242,7 +257,7 @@ class Pipeline:
         mode: Mode = "auto",
     ) -> Iterator[StreamEvent]:
         """Tokens as they come (an LLM's, or the extractive answer in one piece), then `done`."""
-        if not self._use_llm(mode):
+        if not self._use_llm(mode) or small_talk(question):
             answer = self.ask(question, history, top_k, mode)
             yield StreamEvent("token", text=answer.answer)
             yield StreamEvent("done", answer=answer)
@@ -379,7 +394,7 @@ class Pipeline:
             while len(self._cache) > self.settings.cache_size:
                 self._cache.popitem(last=False)
 
-    def _log(self, question: str, hits: Sequence[Hit], answer: Answer, signals: EvidenceSignals) -> None:
+    def _log(self, question: str, hits: Sequence[Hit], answer: Answer, signals: EvidenceSignals | None) -> None:
         if not log.isEnabledFor(logging.INFO):
             return
         log.info(
@@ -391,7 +406,7 @@ class Pipeline:
                     "backend": answer.backend,
                     "answerable": answer.answerable,
                     "fallback_reason": answer.fallback_reason,
-                    "signals": {k: round(v, 4) for k, v in dataclasses.asdict(signals).items()},
+                    "signals": {k: round(v, 4) for k, v in dataclasses.asdict(signals).items()} if signals else {},
                     "timings_ms": answer.timings_ms,
                 }
             )

@@ -294,6 +294,49 @@ def asks_overview(question: str, opening: bool = True, names: frozenset[str] = f
     return any(t in _ABOUT_WORDS for t in tokens) and (named or (opening and any(t in _OPENING_REFERENCES for t in tokens)))
 
 
+# Small talk: a greeting, thanks, praise or goodbye, and nothing asked. Messages of these words
+# only ("hi", "thanks a lot!", "ok great", "bye"), or thanks with praise around a topic ("Thanks,
+# that was helpful about RATS.") with no question word, request or question mark.
+_GREETINGS = frozenset("hi hello hey hiya howdy greetings yo morning afternoon evening".split())  # noqa: SIM905
+_THANKS = frozenset("thanks thank thx ty cheers appreciated appreciate".split())  # noqa: SIM905
+_FAREWELLS = frozenset("bye goodbye farewell ciao later".split())  # noqa: SIM905
+_PRAISE = frozenset(
+    """great good nice cool perfect awesome excellent wonderful fantastic brilliant super fine helpful useful interesting
+    informative clear amazing lovely answer answers""".split()  # noqa: SIM905
+)
+_FILLER = frozenset(
+    """ok okay k alright right got it i see understood makes sense sounds so much very a lot lots really that this was is
+    it s all there everyone you your for the info information help day night again have care take""".split()  # noqa: SIM905
+)
+_SMALL_TALK_WORDS = _GREETINGS | _THANKS | _FAREWELLS | _PRAISE | _FILLER
+_ASKS = re.compile(
+    r"\?|\b(?:what|which|who|whom|whose|when|where|why|how|tell|explain|list|name|describe|show|give|summari[sz]e|more|else)\b",
+    re.IGNORECASE,
+)
+
+
+def small_talk(message: str) -> str | None:
+    """What a message that asks nothing says: "greeting" ("hi", "good morning"), "thanks"
+    ("thanks!", "Thanks, that was helpful about RATS.", "Great answer about the exercise, thank
+    you"), "farewell" ("bye"), "ack" ("ok", "got it", "great"); None for anything that asks
+    ("Thanks! And what about Pakistan?", "Is it good?", "Thanks. Now the budget", "Hi, RATS
+    budget"): the words of small talk only, or thanks with praise, and no question word, request
+    or question mark either way."""
+    tokens = words(message)
+    said = set(tokens)
+    if not tokens or _ASKS.search(message):
+        return None
+    if not said <= _SMALL_TALK_WORDS and not (said & _THANKS and said & _PRAISE):
+        return None
+    if said & _THANKS:
+        return "thanks"
+    if said & _FAREWELLS:
+        return "farewell"
+    if said & _GREETINGS:
+        return "greeting"
+    return "ack"
+
+
 def is_more_request(question: str) -> bool:
     """Whether the question asks for more of the last answer ("Tell me more", "Go on", "What else?")."""
     return bool(_MORE.match(question))

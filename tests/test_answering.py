@@ -890,6 +890,10 @@ def test_the_answers_to_the_parts_of_a_question_are_combined() -> None:
     assert combine_answers(["What first?", "HOW BIG IS IT?"], [a, refused]).answer.endswith("does not say: HOW BIG IS IT?")
     assert combine_answers(["What first?", "Sysoyev's age?"], [a, refused]).answer.endswith("does not say: Sysoyev's age?")
     assert combine_answers(["What?", "Where?"], [refused, refused]) == refused
+    # A part's best is the sentence pointing at the interviewer's words, not those words before it.
+    pointing = quoted((70, "Which ones did you see?"), (90, "All the ones you have listed."), (120, "Eighth."))
+    parts = combine_answers(["What first?", "what fifth?", "which ones?"], [a, c, pointing])
+    assert [q.quote for q in parts.citations] == ["First.", "Fifth.", "All the ones you have listed."]
 
 
 def test_a_name_the_corpus_has_is_always_in_the_evidence(pipeline: Pipeline) -> None:
@@ -1171,6 +1175,13 @@ def test_a_sentence_pointing_at_the_interviewers_words_is_quoted_with_them(pipel
         text = pipeline.documents[answer.citations[0].doc_id].text
         assert all(text[c.start : c.end] == c.quote for c in answer.citations)
         assert answer.answer.startswith(quotes[0]) and f"{quotes[pointing]} [{pointing + 1}]" in answer.answer
+    # One to three sentences, as any answer: with three allowed, the last other one gives way.
+    three = pipeline.configured(answer_max_sentences=3)
+    for question in ("Is Mongolia an SCO observer?", "Does RATS cooperate with Iran?"):
+        answer = three.ask(question, mode="extractive")
+        quotes = [c.quote for c in answer.citations]
+        assert len(quotes) <= 3 and any("you have listed" in q for q in quotes), answer.answer
+        assert "Iran" in quotes[next(i for i, q in enumerate(quotes) if "you have listed" in q) - 1], answer.answer
     # An answer that points at nothing quotes no interviewer's words.
     answer = pipeline.ask("How many crimes were averted in 2015?", mode="extractive")
     assert not any(c.quote.endswith("?") for c in answer.citations), answer.answer

@@ -42,6 +42,17 @@ def test_off_topic_question_is_refused(client: httpx.Client) -> None:
     assert body["answerable"] is False and body["citations"] == []
 
 
+def test_small_talk_gets_a_reply_not_a_quote_or_a_refusal(client: httpx.Client) -> None:
+    # "hi" got "The interview does not say."; "Thanks, that was helpful about RATS." got a quote.
+    for said, reply in (("hi", "Hello!"), ("Thanks, that was helpful about RATS.", "You're welcome."), ("bye", "Goodbye!")):
+        body = client.post("/ask", json={"question": said}).json()
+        assert body["answer"].startswith(reply) and body["answerable"] is False and body["citations"] == [], body
+        assert body["fallback_reason"] == "small_talk" and body["backend"] == "extractive"
+    # Asking anything is a question, greeting or not.
+    body = client.post("/ask", json={"question": "Thanks! And how many crimes were averted in 2015?"}).json()
+    assert body["answerable"] is True and "167" in body["answer"] and body["fallback_reason"] is None
+
+
 def test_llm_mode_without_a_backend_says_so(client: httpx.Client, interview_text: str) -> None:
     body = client.post("/ask", json={"question": "Where was the Xiaomen-2015 exercise held?", "mode": "llm"}).json()
     assert body["backend"] == "extractive" and body["fallback_reason"] == "llm_not_configured"

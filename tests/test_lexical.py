@@ -194,6 +194,25 @@ def test_names_are_searched_in_the_form_the_text_uses(asked: str, searched: str)
     assert Acronyms([_ACRONYM_TEXT]).rewrite(asked) == searched
 
 
+def test_an_acronym_the_text_never_uses_becomes_the_phrase_its_initials_make() -> None:
+    text = "Police seized two hundred improvised explosive devices. The State Security Committee met. In every district."
+    acronyms = Acronyms([text])
+    assert acronyms.rewrite("How many IEDs were seized?") == "How many improvised explosive devices were seized?"
+    assert acronyms.rewrite("Which SSC met?") == "Which State Security Committee met?"
+    # Nothing of the text spells them ("In every district": no small word inside), or all capitals.
+    for same in ("Did the FSB meet?", "Where is NATO?", "HOW MANY IEDS?"):
+        assert acronyms.rewrite(same) == same
+    assert Acronyms(["In every district. Improvised Explosive Devices."]).rewrite("What is IED?") == "What is Improvised Explosive Devices?"
+    # Two phrases make the initials: no guess.
+    assert Acronyms(["improvised explosive devices and important export duties"]).rewrite("What is an IED?") == "What is an IED?"
+
+
+def test_the_interviews_spelt_out_phrase_answers_its_acronym(pipeline: Pipeline) -> None:
+    # "IEDs" is nowhere in the interview: "And the IEDs? how many…" (users set) was refused.
+    answer = pipeline.ask("How many IEDs were confiscated?", mode="extractive")
+    assert answer.answerable and "two hundred improvised explosive devices" in answer.citations[0].quote, answer.answer
+
+
 def test_a_phrase_the_text_abbreviates_in_brackets_brings_its_acronym() -> None:
     # After "…to international terrorist organisations (ITOs)…", the text writes "ITOs" alone.
     text = "Recruitment to international terrorist organisations (ITOs) grew. The use of the Internet by ITOs to raise funds grew too."

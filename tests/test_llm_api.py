@@ -167,6 +167,15 @@ def test_an_off_topic_question_is_refused_without_asking_the_llm(pipeline: Pipel
     assert len(prompts) == 1
 
 
+def test_small_talk_gets_its_reply_without_asking_the_llm(pipeline: Pipeline, llama_server: LlamaServer) -> None:
+    configured, prompts = spied(pipeline, llama_server)
+    replies = [configured.ask("hi", mode="llm"), list(configured.ask_stream("Thanks, that was helpful!", mode="llm"))[-1].answer]
+    assert prompts == []
+    for reply in replies:
+        assert reply is not None and not reply.answerable and reply.citations == ()
+        assert reply.backend == "extractive" and reply.fallback_reason == "small_talk"
+
+
 def test_an_off_topic_question_over_http_says_why_no_llm_answered(llm_api: LiveServer) -> None:
     with llm_api.client(timeout=60) as client:
         body = client.post("/ask", json={"question": "What is the best recipe for pancakes?", "mode": "llm"}).json()

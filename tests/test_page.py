@@ -258,6 +258,18 @@ def test_tell_me_more_continues_the_answer_on_the_page(
 
 
 @pytest.mark.browser
+def test_small_talk_gets_a_plain_reply_not_the_refusal_style(open_tab: Callable[..., Tab], live_server: LiveServer) -> None:
+    tab = open_tab(live_server)
+    reply = ask(tab.page, "Hi!")
+    expect(reply.locator(".answer")).to_contain_text("Ask me anything about the interview")
+    expect(reply).not_to_have_class(re.compile("message--refusal"))
+    expect(reply.locator(".refusal-label")).to_be_hidden()
+    expect(reply.locator(".note--fallback")).to_have_count(0)
+    expect(reply.locator(".sources")).to_have_count(0)
+    tab.check_clean()
+
+
+@pytest.mark.browser
 def test_off_topic_question_gets_the_refusal_style(open_tab: Callable[..., Tab], live_server: LiveServer) -> None:
     tab = open_tab(live_server)
     answer = ask(tab.page, OFF_TOPIC)

@@ -23,6 +23,7 @@ from rag.retrieval import (
     fuse,
     is_more_request,
     names_document,
+    small_talk,
     split_question,
     voice_name,
 )
@@ -208,6 +209,30 @@ def test_how_the_interviewee_describes_something_is_answered_by_the_sentence_tha
     # Nothing says what it is: answered as any other question, not refused.
     answer = pipeline.ask("How does Sysoyev describe the CSTO?", mode="extractive")
     assert answer.answerable and not answer.citations[0].quote.startswith("RATS today"), answer.answer
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("hi", "greeting"),
+        ("Good morning!", "greeting"),
+        ("Thanks!", "thanks"),
+        ("thank you so much", "thanks"),
+        ("Thanks, that was helpful about RATS.", "thanks"),  # a topic word, but thanks and praise
+        ("Great answer about the exercise, thank you", "thanks"),
+        ("ok got it", "ack"),
+        ("bye", "farewell"),
+        ("Thanks! And what about Pakistan?", None),  # it asks
+        ("Thanks. Now the budget", None),  # thanks, then a topic: a terse question
+        ("Is it good?", None),
+        ("Hi, RATS budget", None),
+        ("Nice work by RATS in 2015", None),
+        ("yes", None),
+        ("Tell me more", None),
+    ],
+)
+def test_small_talk_is_told_from_a_question(message: str, said: str | None) -> None:
+    assert small_talk(message) == said
 
 
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)

@@ -228,12 +228,14 @@
         item.classList.remove("is-pending");
         item.removeAttribute("aria-busy");
         renderAnswerText(answer, result.answer, result.citations);
-        if (!result.answerable) {
+        // Small talk ("hi", "thanks") gets a reply of its own: no refusal, and no language model was due.
+        const smallTalk = result.fallback_reason === "small_talk";
+        if (!result.answerable && !smallTalk) {
           item.classList.add("message--refusal");
           label.hidden = false;
         }
         extra.replaceChildren();
-        if (result.fallback_reason) extra.append(el("p", "note note--fallback", describeFallback(result.fallback_reason)));
+        if (result.fallback_reason && !smallTalk) extra.append(el("p", "note note--fallback", describeFallback(result.fallback_reason)));
         if (result.citations.length) extra.append(sourceList(result.citations));
         const meta = el("p", "meta");
         meta.append(el("span", "meta__label", "Backend: "), el("span", "backend", describeBackend(result.backend)));
