@@ -759,7 +759,8 @@ _LEADS = {
 _PERSON = r"(?:person|people|official|officials|man|woman|one)"
 _WHO_LEADS = re.compile(
     rf"(\b(?:who|which\s+{_PERSON}|{_PERSON}\s+who))(?:\s+(?:currently|now|actually))?"
-    rf"(?:\s+(?P<verb>{'|'.join(_LEADS)})|(?:\s+(?P<be>is|was|are|were)|['’]s)\s+(?:(?:currently|now)\s+)?(?:in\s+charge|at\s+the\s+helm))"
+    rf"(?:\s+(?P<verb>{'|'.join(_LEADS)})|(?:\s+(?P<be>is|was|are|were)|['’]s)\s+(?:(?:currently|now)\s+)?"
+    r"(?:in\s+charge|at\s+the\s+helm|responsible\s+for\s+(?:running|leading|heading|managing|directing)))"
     r"(?:\s+of)?\s+(?=\S)(?!(?:of\s+)?\w+ing\b)",  # "in charge of facilitating the interview": a task, not a body
     re.IGNORECASE,
 )
@@ -767,6 +768,11 @@ _WHO_IS_THE = re.compile(r"\s*who\s+(?:is|was|are|were)\s+the\s+", re.IGNORECASE
 _IN_CHARGE = re.compile(rf"\b({_PERSON})\s+(?:(?:currently|now)\s+)?in\s+charge\s+of\s+(?=\S)(?!\w+ing\b)", re.IGNORECASE)
 # "the head of…", "the current boss of…", "RATS's chief", "the earlier heads of…"; not "heads of state".
 _TITLE_OF = re.compile(rf"\b(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?(?=\s+of\b(?!\s+(?:state|government)s?\b))", re.IGNORECASE)
+# "the top official at…", "the most senior officer of…": the head of it, by another name.
+_TOP_PERSON = re.compile(
+    r"\b(?:top|most\s+senior|highest[-\s]ranking|senior-most)\s+(?:official|officer|person|man|woman)(?P<plural>s)?\s+(?:of|at|in)\b",
+    re.IGNORECASE,
+)
 _POSSESSIVE_TITLE = re.compile(rf"(?<=['’]s\s)(?P<title>{_GENERIC_TITLE})(?P<plural>s|es)?\b", re.IGNORECASE)
 
 
@@ -900,7 +906,7 @@ class Titles:
         title, used = self._found
         if title is None:
             return text
-        text = title_first(who_holds(text))
+        text = _TOP_PERSON.sub(lambda t: f"{title}{'s' if t.group('plural') else ''} of", title_first(who_holds(text)))
         m = _WHO_LEADS.search(text)
         if m and (m.group("verb") or "").lower() not in used:
             be = _LEADS[m.group("verb").lower()] if m.group("verb") else m.group("be") or "is"

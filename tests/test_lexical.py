@@ -257,6 +257,9 @@ _TITLE_TEXT = "Ann Lee, Director of the Bureau, spoke. Former Bureau Directors b
         ("What is the name of the man in charge of the Bureau?", "Who is the Director of the Bureau?"),
         ("What were the names of the former heads of the Bureau?", "Who were the former Directors of the Bureau?"),
         ("the previous bosses of the Bureau.", "Who were the previous Directors of the Bureau."),  # "Name the…" unwrapped
+        ("Who is the top official at the Bureau?", "Who is the Director of the Bureau?"),
+        ("Who was the most senior officer in the Bureau?", "Who was the Director of the Bureau?"),
+        ("Who is responsible for running the Bureau today?", "Who is the Director of the Bureau today?"),
     ],
 )
 def test_a_question_about_who_leads_something_asks_with_the_title_the_text_uses(asked: str, searched: str) -> None:
@@ -276,6 +279,7 @@ def test_a_question_about_who_leads_something_asks_with_the_title_the_text_uses(
         "Who was in charge of facilitating the interview?",  # a task, not a body
         "Who leads planning for the exercise?",
         "Who is the new head?",  # no body named
+        "Who is responsible for the attack?",  # no leading verb
         "What is the name of the exercise?",
         "Where is the Bureau's director?",
     ],
