@@ -164,7 +164,7 @@ def asked_definition(question: str) -> str | None:
 # body is RATS?", "What is RATS like?", "Define RATS": what it is, in the interviewee's words.
 _NOW_WORDS = r"(?:today|now|nowadays|these\s+days|at\s+present|figuratively|metaphorically)"
 _NOW = rf"(?:\s+{_NOW_WORDS})?"
-_WORD = rf"(?-i:[A-Z]{{2,}}\s+)?(?!{_NOW_WORDS}\b)([a-z][a-z.&]*[a-z]\.?)"  # "SCO RATS" asks about RATS
+_WORD = rf"(?-i:[A-Z]{{2,}}\s+)?(?!(?:{_NOW_WORDS}|to)\b)([a-z][a-z.&]*[a-z]\.?)"  # "SCO RATS" asks about RATS
 _DESCRIBED = r"(?:describe|characteri[sz]e|see|view|portray|define|sum\s+up|think\s+of)"
 _END = r"\s*[?.!]*\s*$"
 
@@ -177,6 +177,7 @@ def _characterisations(speaker: str | None) -> re.Pattern[str]:
         rf"|how\s+(?:is|was)\s+(?:the\s+)?{_WORD}\s+(?:described|characteri[sz]ed|defined|portrayed)"
         rf"(?:\s+(?:in\s+the\s+(?:interview|article|text)|by\s+(?:him|her|the\s+(?:director|interviewee){'|' + speaker if speaker else ''})))?{_NOW}"
         rf"|what\s+(?:kind|sort|type)\s+of\s+(?:an?\s+)?[a-z]+\s+(?:is|was)\s+(?:the\s+)?{_WORD}{_NOW}"
+        rf"|what\s+(?:does|do|did|would)\s+{who}\s+(?:call|compare)\s+(?:the\s+)?{_WORD}(?:\s+to)?{_NOW}"
         rf"|what\s+(?:is|was)\s+(?:the\s+)?{_WORD}\s+like{_NOW}"
         rf"|(?:please\s+)?(?:describe|characteri[sz]e|define)\s+(?:the\s+)?{_WORD})"
         + _END,
@@ -187,7 +188,7 @@ def _characterisations(speaker: str | None) -> re.Pattern[str]:
 def asked_characterisation(question: str, speaker: str | None = None) -> str | None:
     """The word a question asks to have characterised, in capitals, when it may be an acronym:
     "How does Sysoyev describe RATS?", "How would you characterise SCO RATS today?", "What kind of
-    body is RATS?", "What is RATS like?", "Define RATS" → "RATS"; or None. `speaker` is a pattern
+    body is RATS?", "What is RATS like?", "What does he call RATS?", "Define RATS" → "RATS"; or None. `speaker` is a pattern
     for the interviewee's name (`voice_name`): only their view is the document's own ("How do the
     European partners view RATS?" asks what the partners say, and is answered as any question)."""
     m = _characterisations(speaker).match(question)

@@ -186,6 +186,10 @@ def test_what_an_acronym_is_is_answered_by_the_sentence_that_spells_it_out(pipel
         ("What kind of body is RATS?", "RATS"),
         ("What is RATS like nowadays?", "RATS"),
         ("Define ITOs", "ITO"),
+        ("What does Sysoyev call RATS?", "RATS"),
+        ("What does he compare SCO RATS to?", "RATS"),
+        ("What does he compare RATS to?", "RATS"),  # not "to"
+        ("What do the partners call RATS?", None),
         ("How do the European partners view RATS?", None),  # someone else's view
         ("How is RATS seen by its partners?", None),
         ("How does Sysoyev describe the Xiaomen-2015 exercise?", None),
