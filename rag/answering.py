@@ -247,6 +247,26 @@ _POINTS_AT_QUESTION = re.compile(
 )
 
 
+# A sentence that says something came to be ("…since the first days of its inception in 2004").
+_CAME_TO_BE = re.compile(r"\b(?:inception|founding|foundation|establishment|creation|formation|inauguration|launch)\b", re.IGNORECASE)
+
+
+def _names_whole(text: str, name: str) -> bool:
+    """Whether the text names `name` as a whole name, capitalised as names are, and not as the
+    start of a longer one: "RATS" and "SCO RATS" are in "…SCO RATS had been…", "SCO" is not (there
+    it is part of SCO RATS), nor "Cooperation" in "…close cooperation with…"."""
+    tokens = [t.group() for t in word_spans(text)]
+    asked = words(name)
+    n = len(asked)
+    for i in range(len(tokens) - n + 1):
+        found = tokens[i : i + n]
+        if [t.lower() for t in found] == asked and all(t[:1].isupper() or t[:1].isdigit() for t in found):
+            after = tokens[i + n] if i + n < len(tokens) else ""
+            if not after[:1].isupper():
+                return True
+    return False
+
+
 _MOST_SENTENCES = 3  # an answer quotes one to three sentences (the answer contract)
 _NAMED = re.compile(r"(?<=\s)[A-Z][\w’'-]*")  # a capitalised word, not the first
 
@@ -1100,6 +1120,32 @@ class ExtractiveAnswerer:
                 keys.append(key)
         if not keys:
             return refusal()
+        rows = [self.index.sentence_row[k] for k in keys]
+        best = keys[int(np.argmax(self.index.sentence_vectors[rows] @ vector))]
+        return quoted([self._cite(1, best, vector)])
+
+    def founding(self, query: Query, vector: np.ndarray) -> Answer | None:
+        """What "When was RATS set up?" asks (`rag.retrieval.asks_founding`): the sentence that
+        dates its coming to be — a word for it ("inception", "establishment", "founding"…) and a
+        year — and, when the question names anything (or its follow-up points at something named
+        before), names it as a whole name: "SCO" is not "SCO RATS", which only starts with it.
+        Not the interviewer's words; the closest to the question first. A refusal when such a
+        sentence names it only as part of another name ("When did the SCO start?" got "…since the
+        first days of its inception in 2004", of SCO RATS, as any question); None when none names
+        it at all ("When was the exercise launched?"): the question is then answered as any other."""
+        names = [t for t in self.read(query).asked if not t[:1].isdigit()]
+        dated = [
+            key
+            for key, text in self._sentence_texts.items()
+            if not self._interviewers(key) and sentence_facts(text).terminal and _CAME_TO_BE.search(text) and _years(text)
+        ]
+        if not dated:
+            return None
+        keys = [k for k in dated if not names or any(_names_whole(self._sentence_texts[k], name) for name in names)]
+        if not keys:
+            asked = {w for name in names for w in words(name)}
+            part_of = any(asked <= set(words(self._sentence_texts[k])) for k in dated)  # every word it names is there
+            return refusal() if part_of else None
         rows = [self.index.sentence_row[k] for k in keys]
         best = keys[int(np.argmax(self.index.sentence_vectors[rows] @ vector))]
         return quoted([self._cite(1, best, vector)])

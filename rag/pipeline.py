@@ -39,6 +39,7 @@ from rag.retrieval import (
     asked_characterisation,
     asked_definition,
     asked_expansion,
+    asks_founding,
     asks_overview,
     asks_provenance,
     is_more_request,
@@ -218,6 +219,8 @@ class Pipeline:
                 named := self.extractive.definition(acronym, vector)
             ).answerable:
                 extractive = named  # "How does Sysoyev describe RATS?": the sentence that says what it is
+            elif asks_founding(plain) and (dated := self.extractive.founding(query, vector)) is not None:
+                extractive = dated  # "When was RATS set up?": the sentence that dates its inception
         answer = extractive
         if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
             answer = dataclasses.replace(extractive, fallback_reason=OFF_TOPIC)

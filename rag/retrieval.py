@@ -200,6 +200,24 @@ def asked_characterisation(question: str, speaker: str | None = None) -> str | N
     return _acronym_form(word)
 
 
+# "When was RATS set up?", "What year was it founded?", "When did RATS start?", "When was the
+# establishment of RATS?": when something came to be, which a text says as its "inception",
+# "establishment" or "founding" ("…since the first days of its inception in 2004…").
+_FOUNDED = r"(?:founded|set\s+up|established|created|formed|launched|started|inaugurated|instituted|born)"
+_FOUNDING = re.compile(
+    rf"^\s*(?:when|since\s+when|(?:in\s+)?what\s+year|in\s+which\s+year)\s+(?:was|were|is|are)\s+.+?\s+{_FOUNDED}\b"
+    r"|^\s*when\s+did\s+.+?\s+(?:start|begin|get\s+started|come\s+into\s+being|come\s+about)\b"
+    r"|^\s*(?:when|what\s+year)\s+(?:was|is)\s+(?:the\s+)?(?:founding|foundation|establishment|creation|inception|launch|formation)\s+of\b",
+    re.IGNORECASE,
+)
+
+
+def asks_founding(question: str) -> bool:
+    """Whether the question asks when something came to be: "When was RATS set up?", "what year
+    was it founded", "When did RATS start?"; not "When was the agreement signed?"."""
+    return bool(_FOUNDING.match(question))
+
+
 # What a request for the gist of the whole document is made of ("What is the interview about?",
 # "Summarise the article", "main points?", "tl;dr"): words naming the document, words asking for a
 # summary, and filler. A question with any other word asks about something in the document ("What

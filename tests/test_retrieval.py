@@ -18,6 +18,7 @@ from rag.retrieval import (
     asked_characterisation,
     asked_definition,
     asked_expansion,
+    asks_founding,
     asks_overview,
     asks_provenance,
     fuse,
@@ -27,6 +28,7 @@ from rag.retrieval import (
     split_question,
     voice_name,
 )
+from rag.types import ChatTurn
 
 
 def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
@@ -216,6 +218,23 @@ def test_how_the_interviewee_describes_something_is_answered_by_the_sentence_tha
 
 
 @pytest.mark.parametrize(
+    ("question", "founding"),
+    [
+        ("When was RATS set up?", True),
+        ("what year was it founded", True),
+        ("In what year was the Regional Anti-Terrorist Structure formed?", True),
+        ("When did RATS start operating?", True),
+        ("When was the establishment of RATS?", True),
+        ("When was the agreement signed?", False),
+        ("What was RATS set up to fight?", False),
+        ("Who founded RATS?", False),
+    ],
+)
+def test_a_question_asking_when_something_came_to_be_is_told_apart(question: str, founding: bool) -> None:
+    assert asks_founding(question) is founding
+
+
+@pytest.mark.parametrize(
     ("message", "said"),
     [
         ("hi", "greeting"),
@@ -237,6 +256,23 @@ def test_how_the_interviewee_describes_something_is_answered_by_the_sentence_tha
 )
 def test_small_talk_is_told_from_a_question(message: str, said: str | None) -> None:
     assert small_talk(message) == said
+
+
+def test_when_something_came_to_be_is_answered_by_the_sentence_dating_its_inception(pipeline: Pipeline) -> None:
+    # "When was RATS set up?" was refused: no word of it is in "…since the first days of its
+    # inception in 2004…".
+    for question in ("When was RATS set up?", "In what year was the Regional Anti-Terrorist Structure formed?", "when did rats start operating"):
+        answer = pipeline.ask(question, mode="extractive")
+        assert answer.answerable and "inception in 2004" in answer.citations[0].quote, (question, answer.answer)
+    history = [ChatTurn("user", "What is RATS?"), ChatTurn("assistant", pipeline.ask("What is RATS?").answer)]
+    assert "inception in 2004" in pipeline.ask("When was it founded?", history, mode="extractive").answer
+    # That sentence dates SCO RATS, which only starts with "SCO": the SCO's founding is not in the
+    # interview ("When did the SCO start?" got the sentence before).
+    for question in ("When did the SCO start?", "When was the SCO founded?"):
+        assert not pipeline.ask(question, mode="extractive").answerable, question
+    # What no such sentence names is answered as any other question.
+    answer = pipeline.ask("When was the Xiaomen-2015 exercise launched?", mode="extractive")
+    assert answer.answerable and "In October 2015" in answer.citations[0].quote, answer.answer
 
 
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
