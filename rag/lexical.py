@@ -757,11 +757,18 @@ _LEADS = {
 }  # fmt: skip
 # "Who heads…", "Which official ran…", "Who is in charge of…", "who's at the helm of…".
 _PERSON = r"(?:person|people|official|officials|man|woman|one)"
+_THEN = r"(?:(?:and|so|but|ok|okay|then)\s*,?\s+)?"  # a follow-up's opening: "and who was…"
 _WHO_LEADS = re.compile(
     rf"(\b(?:who|which\s+{_PERSON}|{_PERSON}\s+who))(?:\s+(?:currently|now|actually))?"
     rf"(?:\s+(?P<verb>{'|'.join(_LEADS)})|(?:\s+(?P<be>is|was|are|were)|['’]s)\s+(?:(?:currently|now)\s+)?"
     r"(?:in\s+charge|at\s+the\s+helm|responsible\s+for\s+(?:running|leading|heading|managing|directing)))"
     r"(?:\s+of)?\s+(?=\S)(?!(?:of\s+)?\w+ing\b)",  # "in charge of facilitating the interview": a task, not a body
+    re.IGNORECASE,
+)
+# "Who had the job before him?", "who held that post until 2016": the post the text's title names.
+_HELD_POST = re.compile(
+    rf"^(\s*{_THEN}(?:who|which\s+{_PERSON}))\s+(?P<verb>had|held|occupied|filled|has|holds|occupies|fills)"
+    r"\s+(?:the|this|that|his|her|their)\s+(?:job|post|position|role|office)\b",
     re.IGNORECASE,
 )
 _WHO_IS_THE = re.compile(r"\s*who\s+(?:is|was|are|were)\s+the\s+", re.IGNORECASE)
@@ -828,7 +835,7 @@ def title_first(question: str) -> str:
 # "Who is the Director of…?" asks who holds the post now: not answered by a sentence about those
 # who held it before ("My esteemed predecessors… (former SCO RATS Directors)").
 _CURRENT_HOLDER = re.compile(
-    rf"^\s*(?:who|which\s+{_PERSON})(?:\s+(?:is|are)|['’]?s)\s+(?:the\s+)?(?:(?:current|present|new|acting)\s+)?(?:{_TITLE})s?\s+of\b(?!.*\b(?:before|until|prior|previously|formerly)\b)",
+    rf"^\s*{_THEN}(?:who|which\s+{_PERSON})(?:\s+(?:is|are)|['’]?s)\s+(?:the\s+)?(?:(?:current|present|new|acting)\s+)?(?:{_TITLE})s?\s+of\b(?!.*\b(?:before|until|prior|previously|formerly)\b)",
     re.IGNORECASE,
 )
 _FORMER = re.compile(r"\b(?:former|formerly|predecessors?|previous|outgoing|ex-\w+)\b", re.IGNORECASE)
@@ -837,7 +844,7 @@ _FORMER = re.compile(r"\b(?:former|formerly|predecessors?|previous|outgoing|ex-\
 # "Who is the Director of…?", "Who were the former presidents of…?": who holds a post the question
 # names. "head of state" is no post of something.
 _ASKED_TITLE = re.compile(
-    rf"^\s*(?:who|which\s+{_PERSON})(?:\s+(?:is|are|was|were)|['’]?s)\s+(?:the\s+)?"
+    rf"^\s*{_THEN}(?:who|which\s+{_PERSON})(?:\s+(?:is|are|was|were)|['’]?s)\s+(?:the\s+)?"
     rf"(?:(?:current|present|new|acting|former|previous|earlier|past|first|last)\s+)?(?P<title>{_TITLE})(?:s|es)?\s+of\b(?!\s+(?:state|government)s?\b)",
     re.IGNORECASE,
 )
@@ -857,7 +864,7 @@ def has_title(text: str, title: str) -> bool:
 
 # "Who was the Director of RATS before Sysoyev?", "Who were the former heads of…?": who held it before.
 _FORMER_HOLDER = re.compile(
-    rf"^\s*(?:who|which\s+{_PERSON})\s+(?:(?:was|were)\s+(?:the\s+)?(?:(?:former|previous|earlier|past|first)\s+)?(?:{_TITLE})s?\s+of\b.*\b(?:before|prior|until|earlier|previously|formerly|past)\b"
+    rf"^\s*{_THEN}(?:who|which\s+{_PERSON})\s+(?:(?:was|were)\s+(?:the\s+)?(?:(?:former|previous|earlier|past|first)\s+)?(?:{_TITLE})s?\b(?:\s+of\b)?.*\b(?:before|prior|until|earlier|previously|formerly|past)\b"
     rf"|(?:is|are|was|were)\s+(?:the\s+)?(?:former|previous|earlier|past)\s+(?:{_TITLE})s?\s+of\b)",
     re.IGNORECASE,
 )
@@ -907,6 +914,7 @@ class Titles:
         if title is None:
             return text
         text = _TOP_PERSON.sub(lambda t: f"{title}{'s' if t.group('plural') else ''} of", title_first(who_holds(text)))
+        text = _HELD_POST.sub(lambda t: f"{t.group(1)} {'is' if t.group('verb').lower().endswith('s') else 'was'} the {title}", text)
         m = _WHO_LEADS.search(text)
         if m and (m.group("verb") or "").lower() not in used:
             be = _LEADS[m.group("verb").lower()] if m.group("verb") else m.group("be") or "is"

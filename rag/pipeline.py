@@ -100,7 +100,8 @@ class Pipeline:
         self._document_names = frozenset(
             w for d in documents.values() for w in words(f"{d.interviewee} {d.meta.get('source') or ''}") if w not in STOPWORDS
         )
-        self.retriever = Retriever(index, embedder, settings, interviewees, self._document_names)
+        years = {doc.year for doc in documents.values()}
+        self.retriever = Retriever(index, embedder, settings, interviewees, self._document_names, next(iter(years)) if len(years) == 1 else None)
         self._speaker = voice_name(interviewees)  # "How does Sysoyev describe RATS?" asks for his own view
         self.extractive = ExtractiveAnswerer(
             index,

@@ -452,6 +452,24 @@ _OBJECT_AFTER = re.compile(
 )
 
 
+# "last year", "this year", "the year before last": years counted from when the document appeared.
+_RELATIVE_YEAR = re.compile(r"\b(?:in\s+)?(?P<which>the\s+year\s+before\s+last|last\s+year|this\s+year)\b", re.IGNORECASE)
+_YEARS_BACK = {"the year before last": 2, "last year": 1, "this year": 0}
+
+
+def years_for(question: str, published: int) -> str:
+    """The question with a year counted from the publication year in its place: for a text of
+    2016, "How many sites were shut down last year?" → "…shut down in 2015?", "this year" → "in
+    2016". Asked of a document, "last year" is the document's (the interview reports 2015 in
+    2016), not the reader's calendar."""
+
+    def year(m: re.Match[str]) -> str:
+        back = _YEARS_BACK[" ".join(m.group("which").lower().split())]
+        return f"in {published - back}"
+
+    return _RELATIVE_YEAR.sub(year, question)
+
+
 def voice_name(names: Iterable[str]) -> str | None:
     """A pattern for the interviewees' names as a question may write them ("Sysoyev", "Mr Yevgeniy
     Sysoyev"); None when there are none."""
@@ -484,6 +502,7 @@ class Retriever:
         settings: Settings,
         interviewees: Iterable[str] = (),
         document_names: frozenset[str] = frozenset(),
+        published: int | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -501,6 +520,7 @@ class Retriever:
         # "The interviewee" is a name only the metadata gives, and only when one person answers.
         self._interviewee = names[0] if len(set(names)) == 1 else None
         self._document_names = document_names  # for asks_overview: "Sysoyev's interview", "the TASS piece"
+        self._published = published  # the year every document was published in, if one: "last year" is the one before
 
     def query(self, question: str, history: Sequence[ChatTurn] = ()) -> Query:
         """The question as searched: unwrapped (see plain_question), its misspellings corrected,
@@ -518,6 +538,8 @@ class Retriever:
 
     def _rewrite(self, text: str) -> str:
         text = spell_out_dates(text)
+        if self._published is not None:
+            text = years_for(text, self._published)
         if self.speller:
             text = self.speller.correct(text)
         text = self.acronyms.rewrite(text)

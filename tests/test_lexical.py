@@ -260,6 +260,8 @@ _TITLE_TEXT = "Ann Lee, Director of the Bureau, spoke. Former Bureau Directors b
         ("Who is the top official at the Bureau?", "Who is the Director of the Bureau?"),
         ("Who was the most senior officer in the Bureau?", "Who was the Director of the Bureau?"),
         ("Who is responsible for running the Bureau today?", "Who is the Director of the Bureau today?"),
+        ("and who had the job before her?", "and who was the Director before her?"),  # the text's one post
+        ("Who holds that position now?", "Who is the Director now?"),
     ],
 )
 def test_a_question_about_who_leads_something_asks_with_the_title_the_text_uses(asked: str, searched: str) -> None:
@@ -280,6 +282,7 @@ def test_a_question_about_who_leads_something_asks_with_the_title_the_text_uses(
         "Who leads planning for the exercise?",
         "Who is the new head?",  # no body named
         "Who is responsible for the attack?",  # no leading verb
+        "Who had the idea?",
         "What is the name of the exercise?",
         "Where is the Bureau's director?",
     ],
@@ -306,10 +309,21 @@ def test_who_leads_rats_is_answered_with_its_director_not_another_sense_or_the_f
 
 
 def test_who_held_a_post_before_is_told_apart_from_who_holds_it() -> None:
+    for before in ("and who was the Director before him?", "So who was the director until 2016?"):
+        assert asks_former_holder(before) and not asks_current_holder(before), before
     for before in ("Who was the Director of RATS before him?", "Who were the former directors of RATS?", "Which people were the Directors of it in the past?"):
         assert asks_former_holder(before) and not asks_current_holder(before), before
     for other in ("Who is the Director of RATS?", "Who was the Director of RATS in 2016?", "Who was Zhang Xinfeng?"):
         assert not asks_former_holder(other), other
+
+
+def test_who_had_the_interviewees_job_before_him_is_answered_with_the_former_directors(pipeline: Pipeline) -> None:
+    # After "Who is Yevgeniy Sysoyev?", "and who had the job before him?" got the byline again.
+    first = pipeline.ask("Who is Yevgeniy Sysoyev?", mode="extractive")
+    history = [ChatTurn("user", "Who is Yevgeniy Sysoyev?"), ChatTurn("assistant", first.answer)]
+    answer = pipeline.ask("and who had the job before him?", history, mode="extractive")
+    assert any("former SCO RATS Directors" in c.quote for c in answer.citations), answer.answer
+    assert not any("Yevgeniy Sysoyev" in c.quote for c in answer.citations), answer.answer
 
 
 @pytest.mark.parametrize("question", ["Who headed SCO RATS before Sysoyev?", "Who led RATS before him?"])

@@ -27,6 +27,7 @@ from rag.retrieval import (
     small_talk,
     split_question,
     voice_name,
+    years_for,
 )
 from rag.types import ChatTurn
 
@@ -273,6 +274,30 @@ def test_when_something_came_to_be_is_answered_by_the_sentence_dating_its_incept
     # What no such sentence names is answered as any other question.
     answer = pipeline.ask("When was the Xiaomen-2015 exercise launched?", mode="extractive")
     assert answer.answerable and "In October 2015" in answer.citations[0].quote, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("asked", "searched"),
+    [
+        ("How many sites were shut down last year?", "How many sites were shut down in 2015?"),
+        ("what happened this year", "what happened in 2016"),
+        ("In the year before last, what happened?", "in 2014, what happened?"),
+        ("What happened that year?", "What happened that year?"),  # a year the conversation named
+        ("What were the last 10-15 years like?", "What were the last 10-15 years like?"),
+    ],
+)
+def test_a_year_counted_from_now_is_counted_from_the_publication(asked: str, searched: str) -> None:
+    assert years_for(asked, 2016) == searched
+
+
+def test_last_year_is_the_year_before_the_interview(pipeline: Pipeline) -> None:
+    # "…achieve last year?" matched "The global developments of the last 10-15 years…".
+    first = "What does RATS do against terrorist websites?"
+    history = [ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first).answer)]
+    answer = pipeline.ask("and what did that achieve last year?", history, mode="extractive")
+    assert answer.answerable and "500 websites" in answer.citations[0].quote, answer.answer
+    # The interview reports 2015, not the year it appeared in.
+    assert not pipeline.ask("What was averted this year?", mode="extractive").answerable
 
 
 _SCORES = st.lists(st.floats(min_value=-1.0, max_value=10.0, allow_nan=False), min_size=2, max_size=12)
