@@ -26,6 +26,9 @@ from rag.answering import (
     ExtractiveAnswerer,
     combine_answers,
     expected_type,
+    has_type,
+    quoted,
+    refusal,
 )
 from rag.chunking import Section, document_sections
 from rag.corpus import load_corpus
@@ -39,6 +42,7 @@ from rag.retrieval import (
     asked_characterisation,
     asked_definition,
     asked_expansion,
+    asks_document_date,
     asks_founding,
     asks_overview,
     asks_provenance,
@@ -320,6 +324,16 @@ class Pipeline:
         who made it (`asks_provenance`): its sentences that speak of the document, and the hits led
         by theirs. The document is the only one, or else the one the best passage comes from. None
         for any other question."""
+        # When the document was made: what its own lines say of it with a date, or nothing ("What
+        # year was the interview conducted?" got "In October 2015 the first ever joint…exercise…
+        # was conducted in China").
+        if asks_document_date(query.text, opening=not history, names=self._document_names):
+            doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
+            made = self.extractive.provenance(doc_id, vector, hits) if doc_id is not None else None
+            dated = [c for c in made[0].citations if has_type(c.quote, "date")] if made else []
+            if made and dated:
+                return quoted([dataclasses.replace(c, n=n) for n, c in enumerate(dated, 1)]), made[1]
+            return refusal(), hits
         # A question that wants a date, a count, a language… asks something specific, not for the
         # gist ("What language is the interview in?", "When was the interview published?").
         overview = asks_overview(question, opening=not history, names=self._document_names) and expected_type(query.text) is None

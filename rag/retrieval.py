@@ -287,6 +287,30 @@ def asks_provenance(question: str, opening: bool = True, names: frozenset[str] =
     return named and (any(t in _WHO for t in tokens) or any(t in _MAKING for t in tokens))
 
 
+# When the document was made ("What year was the interview conducted?", "When was it published?",
+# "When did the interview take place?"): the document, a word for making it, "when", filler.
+_WHEN_WORDS = frozenset("when year years date dates day month time".split())  # noqa: SIM905
+_PUBLISHING = frozenset("published publish publishes released release printed posted aired broadcast".split())  # noqa: SIM905 (only documents are)
+_TAKING_PLACE = frozenset("recorded record held hold took take taken place happen happened".split())  # noqa: SIM905
+_DOCUMENT_DATE_WORDS = _DOCUMENT_WORDS | _MAKING | _PUBLISHING | _TAKING_PLACE | _WHEN_WORDS | _OPENING_REFERENCES | _FILLER | frozenset(
+    "what which exactly".split()  # noqa: SIM905
+)
+
+
+def asks_document_date(question: str, opening: bool = True, names: frozenset[str] = frozenset()) -> bool:
+    """Whether the question asks when the document was made: "What year was the interview
+    conducted?", "When did TASS publish this?", and "on what date was it published?" at any turn
+    (only a document is published); "When was it held?" only as a conversation's first question.
+    Its words are all of that kind, filler or the document's `names`; "When was the Xiaomen-2015
+    exercise conducted?" has words of its own."""
+    tokens = words(question)
+    if not tokens or any(t not in _DOCUMENT_DATE_WORDS and t not in names for t in tokens) or _WHEN_WORDS.isdisjoint(tokens):
+        return False
+    published = not _PUBLISHING.isdisjoint(tokens)
+    named = any(t in _DOCUMENT_WORDS or t in names for t in tokens) or ((opening or published) and not _OPENING_REFERENCES.isdisjoint(tokens))
+    return named and (published or not _MAKING.isdisjoint(tokens) or not _TAKING_PLACE.isdisjoint(tokens))
+
+
 def names_document(sentence: str) -> bool:
     """Whether a sentence speaks of the document itself ("…has told in its interview to TASS…",
     "Interview facilitated by Alexander Shashkov"): what answers `asks_provenance`."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rag.embedding import Embedder
 from rag.lexical import content_terms, term_pairs, words
 from rag.pipeline import Pipeline
 from rag.retrieval import (
@@ -18,6 +20,7 @@ from rag.retrieval import (
     asked_characterisation,
     asked_definition,
     asked_expansion,
+    asks_document_date,
     asks_founding,
     asks_overview,
     asks_provenance,
@@ -29,7 +32,9 @@ from rag.retrieval import (
     voice_name,
     years_for,
 )
+from rag.settings import get_settings
 from rag.types import ChatTurn
+from tests.conftest import make_corpus
 
 
 def test_z_score_fusion_by_hand(pipeline: Pipeline) -> None:
@@ -274,6 +279,36 @@ def test_when_something_came_to_be_is_answered_by_the_sentence_dating_its_incept
     # What no such sentence names is answered as any other question.
     answer = pipeline.ask("When was the Xiaomen-2015 exercise launched?", mode="extractive")
     assert answer.answerable and "In October 2015" in answer.citations[0].quote, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "opening", "about_it"),
+    [
+        ("What year was the interview conducted?", True, True),
+        ("When did TASS publish this?", True, True),
+        ("on what date was it published?", False, True),  # only a document is published
+        ("When was it held?", True, True),  # "it" opening a conversation is the document
+        ("When was it held?", False, False),  # later, what was just talked about
+        ("When was the Xiaomen-2015 exercise conducted?", True, False),
+        ("Who conducted the interview?", True, False),
+        ("When was RATS set up?", True, False),
+    ],
+)
+def test_a_question_about_when_the_document_was_made_is_told_apart(question: str, opening: bool, about_it: bool) -> None:
+    assert asks_document_date(question, opening, frozenset({"tass", "sysoyev"})) is about_it
+
+
+def test_when_the_document_was_made_is_answered_from_its_own_dated_lines_or_refused(pipeline: Pipeline, embedder: Embedder, tmp_path: Path) -> None:
+    # "What year was the interview conducted?" got "…the first ever joint anti-terrorist exercise…
+    # was conducted in China"; the interview's own lines give no date.
+    assert not pipeline.ask("What year was the interview conducted?", mode="extractive").answerable
+    history = [ChatTurn("user", "what news agency was it for"), ChatTurn("assistant", pipeline.ask("what news agency was it for").answer)]
+    assert not pipeline.ask("on what date was it published?", history, mode="extractive").answerable
+    # A text that dates itself is answered from that line.
+    article = "Wind farms produced a record share of power last winter.\n\nThis article was published on 3 March 2021 by the Harbour Gazette."
+    configured = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
+    answer = Pipeline.load(configured, embedder=embedder).ask("When was this article published?", mode="extractive")
+    assert [c.quote for c in answer.citations] == ["This article was published on 3 March 2021 by the Harbour Gazette."], answer.answer
 
 
 @pytest.mark.parametrize(
