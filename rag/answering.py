@@ -28,6 +28,7 @@ import numpy as np
 from rag.chunking import embedding_text
 from rag.index import SearchIndex, SentenceKey
 from rag.lexical import (
+    PLACE_NAMES,
     STOPWORDS,
     asked_title,
     asks_current_holder,
@@ -702,7 +703,9 @@ class ExtractiveAnswerer:
         self.texts = texts
         self.settings = settings
         self.published = dict(published or {})  # doc_id → the year it was published, when known
-        self.names = name_words(texts.values())
+        # What a question typed in lower case still names: the corpus's names, and any country or
+        # people ("who signed it for russia": the interview never names Russia).
+        self.names = name_words(texts.values()) | PLACE_NAMES
         # The interviewee's name in a question ("Who does Sysoyev credit…?") names the speaker of
         # every answer, not a fact the evidence must hold: it is never missing from the evidence.
         self._voice = frozenset(w for name in interviewees for w in words(name))

@@ -156,6 +156,10 @@ _DEMONYMS = {
 }
 
 
+# Countries and their peoples, in lower case: names whatever case a question is typed in.
+PLACE_NAMES = frozenset(_DEMONYMS) | frozenset(w for ds in _DEMONYMS.values() for w in ds.split())
+
+
 def _stem_word(word: str) -> str:
     return str(_STEMMER.stemWord(british(word)))
 

@@ -1185,3 +1185,18 @@ def test_a_sentence_pointing_at_the_interviewers_words_is_quoted_with_them(pipel
     # An answer that points at nothing quotes no interviewer's words.
     answer = pipeline.ask("How many crimes were averted in 2015?", mode="extractive")
     assert not any(c.quote.endswith("?") for c in answer.citations), answer.answer
+
+
+def test_a_country_is_a_name_whatever_the_case(pipeline: Pipeline) -> None:
+    # Typed in lower case, "ukraine" and "russia" named nothing, so nothing was missing from the
+    # evidence: the first got the Syrian conflicts, the second the Yekaterinburg agreement.
+    assert "russia" in specifics("who signed it for russia", pipeline.extractive.names)
+    for question in ("what does sysoyev say about the conflict in ukraine?", "WHAT DOES SYSOYEV SAY ABOUT THE CONFLICT IN UKRAINE?"):
+        assert not pipeline.ask(question, mode="extractive").answerable, question
+    first = "what was the internet security agreement signed in yekaterinburg"
+    history = [ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first).answer)]
+    assert not pipeline.ask("who signed it for russia", history, mode="extractive").answerable
+    # A country the interview names is found as before.
+    answer = pipeline.ask("which afghan ministry does rats work with", mode="extractive")
+    assert answer.answerable and "Ministry of Foreign Affairs" in answer.answer, answer.answer
+
