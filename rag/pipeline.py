@@ -72,6 +72,7 @@ SMALL_TALK_REPLIES = {
     "thanks": "You're welcome. Ask me anything else about the interview.",
     "ack": "Ask me anything about the interview: every answer quotes it, with citations.",
     "farewell": "Goodbye!",
+    "about": "I answer questions about the interview with its own sentences, each one cited, and say so when it does not answer.",
 }
 
 

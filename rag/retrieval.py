@@ -358,13 +358,27 @@ _ASKS = re.compile(
 )
 
 
+# Questions about the assistant itself: "who are you?", "what can you do?", "how does this work?".
+_ABOUT_ASSISTANT = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|ok|okay|so)\s*[,!.]?\s+)?(?:"
+    r"who\s+(?:are|r)\s+(?:you|u)|what\s+(?:are|r)\s+(?:you|u)|what\s+can\s+(?:you|u)\s+do"
+    r"|what\s+can\s+i\s+ask(?:\s+(?:you|u))?|how\s+(?:does|do)\s+(?:this|it|you)\s+work|how\s+(?:do|can)\s+i\s+use\s+(?:this|it|you)"
+    r"|how\s+(?:are|r)\s+(?:you|u)(?:\s+doing)?(?:\s+today)?|help|help\s+me|can\s+you\s+help(?:\s+me)?"
+    r")\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
 def small_talk(message: str) -> str | None:
     """What a message that asks nothing says: "greeting" ("hi", "good morning"), "thanks"
     ("thanks!", "Thanks, that was helpful about RATS.", "Great answer about the exercise, thank
-    you"), "farewell" ("bye"), "ack" ("ok", "got it", "great"); None for anything that asks
+    you"), "farewell" ("bye"), "ack" ("ok", "got it", "great"), "about" (about the assistant
+    itself: "who are you?", "what can you do?", "how does this work?"); None for anything that asks
     ("Thanks! And what about Pakistan?", "Is it good?", "Thanks. Now the budget", "Hi, RATS
     budget"): the words of small talk only, or thanks with praise, and no question word, request
     or question mark either way."""
+    if _ABOUT_ASSISTANT.match(message):
+        return "about"
     tokens = words(message)
     said = set(tokens)
     if not tokens or _ASKS.search(message):

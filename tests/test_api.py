@@ -44,7 +44,7 @@ def test_off_topic_question_is_refused(client: httpx.Client) -> None:
 
 def test_small_talk_gets_a_reply_not_a_quote_or_a_refusal(client: httpx.Client) -> None:
     # "hi" got "The interview does not say."; "Thanks, that was helpful about RATS." got a quote.
-    for said, reply in (("hi", "Hello!"), ("Thanks, that was helpful about RATS.", "You're welcome."), ("bye", "Goodbye!")):
+    for said, reply in (("hi", "Hello!"), ("Thanks, that was helpful about RATS.", "You're welcome."), ("bye", "Goodbye!"), ("who are you?", "I answer questions")):
         body = client.post("/ask", json={"question": said}).json()
         assert body["answer"].startswith(reply) and body["answerable"] is False and body["citations"] == [], body
         assert body["fallback_reason"] == "small_talk" and body["backend"] == "extractive"

@@ -251,6 +251,13 @@ def test_a_question_asking_when_something_came_to_be_is_told_apart(question: str
         ("Great answer about the exercise, thank you", "thanks"),
         ("ok got it", "ack"),
         ("bye", "farewell"),
+        ("who are you?", "about"),
+        ("Hi, what can you do?", "about"),
+        ("how does this work?", "about"),
+        ("help", "about"),
+        ("what can you do about terrorism?", None),
+        ("how does RATS work?", None),
+        ("Who are you, Sysoyev?", None),
         ("Thanks! And what about Pakistan?", None),  # it asks
         ("Thanks. Now the budget", None),  # thanks, then a topic: a terse question
         ("Is it good?", None),
