@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import bm25s
@@ -1123,9 +1123,12 @@ class ExtractiveAnswerer:
                 keys.append(key)
         if not keys:
             return refusal()
+        return quoted([self._cite(1, self._closest(keys, vector), vector)])
+
+    def _closest(self, keys: Sequence[SentenceKey], vector: np.ndarray) -> SentenceKey:
+        """Of these sentences, the one whose vector is closest to the question's."""
         rows = [self.index.sentence_row[k] for k in keys]
-        best = keys[int(np.argmax(self.index.sentence_vectors[rows] @ vector))]
-        return quoted([self._cite(1, best, vector)])
+        return keys[int(np.argmax(self.index.sentence_vectors[rows] @ vector))]
 
     def founding(self, query: Query, vector: np.ndarray) -> Answer | None:
         """What "When was RATS set up?" asks (`rag.retrieval.asks_founding`): the sentence that
@@ -1137,11 +1140,7 @@ class ExtractiveAnswerer:
         first days of its inception in 2004", of SCO RATS, as any question); None when none names
         it at all ("When was the exercise launched?"): the question is then answered as any other."""
         names = [t for t in self.read(query).asked if not t[:1].isdigit()]
-        dated = [
-            key
-            for key, text in self._sentence_texts.items()
-            if not self._interviewers(key) and sentence_facts(text).terminal and _CAME_TO_BE.search(text) and _years(text)
-        ]
+        dated = self._came_to_be
         if not dated:
             return None
         keys = [k for k in dated if not names or any(_names_whole(self._sentence_texts[k], name) for name in names)]
@@ -1149,9 +1148,17 @@ class ExtractiveAnswerer:
             asked = {w for name in names for w in words(name)}
             part_of = any(asked <= set(words(self._sentence_texts[k])) for k in dated)  # every word it names is there
             return refusal() if part_of else None
-        rows = [self.index.sentence_row[k] for k in keys]
-        best = keys[int(np.argmax(self.index.sentence_vectors[rows] @ vector))]
-        return quoted([self._cite(1, best, vector)])
+        return quoted([self._cite(1, self._closest(keys, vector), vector)])
+
+    @cached_property
+    def _came_to_be(self) -> list[SentenceKey]:
+        """The sentences (not the interviewer's, not headlines) that date something's coming to
+        be: a word for it and a year. Found at the first question that asks, not at each."""
+        return [
+            key
+            for key, text in self._sentence_texts.items()
+            if not self._interviewers(key) and sentence_facts(text).terminal and _CAME_TO_BE.search(text) and _years(text)
+        ]
 
     def continuation(self, said: str, vector: np.ndarray) -> Answer:
         """The sentences that follow, in the interviewee's answer (or in plain text: an article,
@@ -1268,13 +1275,13 @@ class ExtractiveAnswerer:
             return None
         section = self.index.chunk_section[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
         asked = [
-            SentenceKey(chunk.doc_id, span.start, span.end)
-            for position in self._section_chunks.get(section, [])
+            k
+            for position in self._section_chunks.get(section, [])  # none for a sentence outside every section
             if (chunk := self.index.chunks[position]).kind == "question"
             for span in chunk.sentences
+            if (k := SentenceKey(chunk.doc_id, span.start, span.end)) in self.index.sentence_row
         ]
-        asked = [k for k in asked if k in self.index.sentence_row]
-        if section < 0 or not asked:
+        if not asked:
             return None
         rows = [self.index.sentence_row[k] for k in asked]
         closeness = self.index.sentence_vectors[rows] @ vector
@@ -1301,12 +1308,11 @@ def combine_answers(parts: Sequence[str], answers: Sequence[Answer]) -> Answer:
     extra = 3 - sum(1 for a in answers if a.answerable)
     trimmed = []
     for answer in answers:
-        cited = list(answer.citations)
+        cited = answer.citations
         lead = int(len(cited) > 1 and is_question(cited[0].quote) and bool(_POINTS_AT_QUESTION.search(cited[1].quote)))
-        others = [c for i, c in enumerate(cited) if i != lead][: max(extra, 0)]
+        others = [i for i in range(len(cited)) if i != lead][: max(extra, 0)]
         extra -= len(others)
-        kept = {id(c) for c in (cited[lead] if cited else None, *others) if c is not None}
-        trimmed.append(dataclasses.replace(answer, citations=tuple(c for c in cited if id(c) in kept)))
+        trimmed.append(dataclasses.replace(answer, citations=tuple(c for i, c in enumerate(cited) if i == lead or i in others)))
     numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
     pieces: list[str] = []

@@ -328,8 +328,8 @@ class Pipeline:
         # When the document was made: what its own lines say of it with a date, or nothing ("What
         # year was the interview conducted?" got "In October 2015 the first ever joint…exercise…
         # was conducted in China").
+        doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
         if asks_document_date(query.text, opening=not history, names=self._document_names):
-            doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
             made = self.extractive.provenance(doc_id, vector, hits) if doc_id is not None else None
             dated = [c for c in made[0].citations if has_type(c.quote, "date")] if made else []
             if made and dated:
@@ -341,7 +341,6 @@ class Pipeline:
         # Read as searched: greetings and wrappers gone, typos corrected ("who conducted the interveiw").
         if not overview and not asks_provenance(query.text, opening=not history, names=self._document_names):
             return None
-        doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
         if doc_id is None:
             return None
         if not overview:  # "Who conducted this interview?"

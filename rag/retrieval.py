@@ -347,11 +347,11 @@ _PRAISE = frozenset(
     """great good nice cool perfect awesome excellent wonderful fantastic brilliant super fine helpful useful interesting
     informative clear amazing lovely answer answers""".split()  # noqa: SIM905
 )
-_FILLER = frozenset(
+_CHAT_FILLER = frozenset(
     """ok okay k alright right got it i see understood makes sense sounds so much very a lot lots really that this was is
     it s all there everyone you your for the info information help day night again have care take""".split()  # noqa: SIM905
 )
-_SMALL_TALK_WORDS = _GREETINGS | _THANKS | _FAREWELLS | _PRAISE | _FILLER
+_SMALL_TALK_WORDS = _GREETINGS | _THANKS | _FAREWELLS | _PRAISE | _CHAT_FILLER
 _ASKS = re.compile(
     r"\?|\b(?:what|which|who|whom|whose|when|where|why|how|tell|explain|list|name|describe|show|give|summari[sz]e|more|else)\b",
     re.IGNORECASE,
