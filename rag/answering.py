@@ -106,6 +106,10 @@ _EXPECTS_NUMBER = re.compile(
     r"(number|amount|count|quantity|percentage|share|proportion)\s+of\b)",
     re.I,
 )
+# "How long…?", "For how long…?", "How old…?": a span of time ("for over 12 years") or the year it
+# runs from ("since its inception in 2004"), not any count ("the 'three evil forces'").
+_EXPECTS_DURATION = re.compile(r"^\s*(?:(?:for|since)\s+)?how\s+(?:long|old)\b", re.I)
+_TIME_UNITS = frozenset("year years month months week weeks day days decade decades hour hours minute minutes".split())  # noqa: SIM905
 # A question about a share: "What percentage of…?", "What proportion of…?", "the share of…". Answered
 # by a percentage or a fraction, not by any count ("averted 167 crimes" says no percentage).
 _EXPECTS_SHARE = re.compile(
@@ -498,13 +502,14 @@ class SentenceFacts(NamedTuple):
     has_number: bool
     has_money: bool
     has_share: bool
+    has_duration: bool
 
     def has_kind(self, kind: str | None) -> bool:
         """Whether the sentence has what a question wanting `kind` (expected_type) asks for; for
         "future", any date (the publication year is read in ExtractiveAnswerer.has_kind)."""
         if kind in ("date", "future"):
             return self.has_date
-        return {"money": self.has_money, "share": self.has_share, "number": self.has_number}.get(kind or "", False)
+        return {"money": self.has_money, "share": self.has_share, "number": self.has_number, "duration": self.has_duration}.get(kind or "", False)
 
     @property
     def candidate(self) -> bool:
@@ -529,6 +534,7 @@ def sentence_facts(sentence: str) -> SentenceFacts:
         has_type(sentence, "number"),
         has_type(sentence, "money"),
         has_type(sentence, "share"),
+        has_type(sentence, "duration"),
     )
 
 
@@ -553,6 +559,8 @@ def expected_type(question: str) -> str | None:
         return "language"
     if _EXPECTS_DATE.match(question):
         return "date"
+    if _EXPECTS_DURATION.match(question):
+        return "duration"
     if _EXPECTS_NUMBER.match(question):
         return "number"
     if title := asked_title(question):
@@ -578,10 +586,15 @@ def counted_noun(question: str) -> str | None:
     if not m:
         return None
     for token in words(question[m.end() :])[:4]:
-        if token in _IRREGULAR_PLURALS or (len(token) > 3 and token.endswith("s") and not token.endswith("ss")):
+        if _is_plural(token):
             terms = content_terms(token)
             return terms[0] if terms else None
     return None
+
+
+def _is_plural(word: str) -> bool:
+    word = word.lower()
+    return word in _IRREGULAR_PLURALS or (len(word) > 3 and word.endswith("s") and not word.endswith("ss"))
 
 
 def counts(text: str, counted: str | None, window: int = 5) -> bool | None:
@@ -595,7 +608,9 @@ def counts(text: str, counted: str | None, window: int = 5) -> bool | None:
     stems = [stem(t.group().lower()) for t in tokens]
     if counted not in stems:
         return None
-    return any(counted in stems[i + 1 : i + 1 + window] for i in _count_positions(text, tokens))
+    # Counted in the plural, as asked: "167 terrorist and extremist crimes" counts crimes, not terrorists.
+    plural = [s == counted and _is_plural(t.group()) for s, t in zip(stems, tokens, strict=True)]
+    return any(any(plural[i + 1 : i + 1 + window]) for i in _count_positions(text, tokens))
 
 
 def has_type(text: str, kind: str, published: int | None = None) -> bool:
@@ -613,6 +628,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
         return has_money(text)
     if kind == "share":
         return bool(_SHARE.search(text))
+    if kind == "duration":
+        return has_duration(text)
     if kind not in ("date", "future"):
         return has_count(text)
     if kind == "future" and _RELATIVE_FUTURE.search(text):
@@ -661,6 +678,15 @@ def _in_name(text: str, m: re.Match[str]) -> bool:
 def has_money(text: str) -> bool:
     """A sum of money: a currency ("$5", "3 million roubles"), or a count beside a money word ("a budget of 40 million")."""
     return bool(_CURRENCY.search(text)) or (bool(_MONEY_NOUN.search(text)) and has_count(text))
+
+
+def has_duration(text: str) -> bool:
+    """A span of time ("for over 12 years", "the last 10-15 years") or the year it runs from
+    ("since the first days of its inception in 2004")."""
+    tokens = word_spans(text)
+    lowered = [t.group().lower() for t in tokens]
+    since = next((t.start() for t, w in zip(tokens, lowered, strict=True) if w in ("since", "from")), None)
+    return (since is not None and bool(_years(text[since:]))) or any(not _TIME_UNITS.isdisjoint(lowered[i + 1 : i + 3]) for i in _count_positions(text, tokens))
 
 
 def has_count(text: str) -> bool:
@@ -923,6 +949,9 @@ class ExtractiveAnswerer:
         specifics_weight = weights[SENTENCE_FEATURES.index("specifics")]
         scored = []
         own_terms = content_terms(query.text) if query.said or query.context else []  # a follow-up's own words
+        # A kind of answer the previous question did not ask for ("When exactly was it held?" after
+        # "What is the Xiamen-2015 exercise?"): the sentence quoted for it may hold it after all.
+        newly_asked = kind is not None and bool(query.context) and expected_type(query.context) != kind
         for (key, hit, rank), cos, row in zip(candidates, sentence_cos, rows, strict=True):
             sentence = self.texts[key.doc_id][key.start : key.end]
             facts = sentence_facts(sentence)
@@ -945,7 +974,14 @@ class ExtractiveAnswerer:
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),
-                float(any(sentence in said for said in query.said) and self.weighted_coverage(own_terms, facts.terms) < _POINTS_BACK),
+                float(
+                    any(sentence in said for said in query.said)
+                    and self.weighted_coverage(own_terms, facts.terms) < _POINTS_BACK
+                    # No repeat when it holds what is asked now: the date or count newly asked
+                    # for, or a count of the very noun asked about ("how many crimes…").
+                    and not (newly_asked and self._has_kind(facts, sentence, kind))
+                    and not counts(sentence, reading.counted)
+                ),
             )
             score = sum(weight * value for weight, value in zip(weights, features, strict=True))
             inside = hit.chunk.start <= key.start and key.end <= hit.chunk.end

@@ -31,6 +31,7 @@ from rag.answering import (
     name_words,
     refers_back,
     refusal,
+    sentence_facts,
     sentence_weights,
     specifics,
 )
@@ -127,6 +128,10 @@ def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count
         ("What is the nature of the threat?", None),
         ("What did they spend the money on?", None),  # asks what for, not how much
         ("Why do European partners value SCO RATS?", None),
+        ("How long has SCO RATS been active?", "duration"),
+        ("For how long has it been acting as a coordinating structure?", "duration"),
+        ("How old is Sysoyev?", "duration"),
+        ("How many years has it operated?", "number"),
     ],
 )
 def test_the_question_opening_says_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
@@ -451,10 +456,44 @@ def test_the_noun_a_how_many_question_counts(question: str, noun: str | None) ->
 def test_a_count_counts_the_noun_that_follows_it() -> None:
     sentence = "Thus, the competent authorities of SCO member states have averted 167 terrorist and extremist crimes in 2015 alone."
     assert counts(sentence, "crime") is True
+    # Counted in the plural, as a "how many" question asks: "terrorist" here says what kind of crimes.
+    assert counts(sentence, "terrorist") is False
+    assert counts("150 terrorists were liquidated.", "terrorist") is True
+    assert counts("Two hundred people and one terrorist attended.", "terrorist") is False
     assert counts(sentence, "state") is False  # named, but 167 counts crimes
     assert counts(sentence, "bomber") is None  # not named: a paraphrase may be counted
     assert counts("Two hundred improvised explosive devices were forfeited.", "devic") is True
     assert counts("In 2015 member states met.", "state") is False  # a year counts nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [
+        ("The SCO RATS has been acting for over 12 years as a coordinating structure.", True),
+        ("The global developments of the last 10-15 years have demonstrated it.", True),
+        ("It has been developing cooperation since the first days of its inception in 2004.", True),
+        ("The talks lasted three days.", True),
+        # A count of something else, or a year alone, says how long nothing lasted.
+        ("It can counteract the 'three evil forces'.", False),
+        ("They averted 167 crimes in 2015 alone.", False),
+        ("In October 2015 the first ever joint exercise was conducted.", False),
+    ],
+)
+def test_a_how_long_question_wants_a_span_of_time_not_any_count(text: str, duration: bool) -> None:
+    assert has_type(text, "duration") is duration
+    assert sentence_facts(text).has_kind("duration") is duration
+
+
+def test_a_count_that_is_no_span_of_time_does_not_answer_how_long(pipeline: Pipeline) -> None:
+    # Read as a count, "How long has SCO RATS been working?" took "…counteract the 'three evil
+    # forces'" for its answer; "How long did it take to block the 500 websites?" the sentence with
+    # the 500 websites. The interview says how long neither took: refused now.
+    for question in ("How long has SCO RATS been working?", "How long did it take to block the 500 websites?"):
+        _, evidence = pipeline.evidence(question)
+        assert evidence.signals.type_mismatch == 1.0, question
+        assert not pipeline.ask(question).answerable, question
+    answer = pipeline.ask("For how long has SCO RATS been acting as a coordinating structure?")
+    assert answer.answerable and "12 years" in answer.answer
 
 
 def test_a_count_of_something_else_does_not_answer_how_many(pipeline: Pipeline) -> None:
@@ -746,6 +785,24 @@ def test_a_follow_up_quotes_the_previous_sentence_again_when_it_holds_the_answer
     follow_up = pipeline.ask("Where was it held?", history, mode="extractive")
     assert follow_up.answerable
     assert any("China" in c.quote for c in follow_up.citations)
+
+
+def test_a_follow_up_asking_what_the_quoted_sentence_holds_gets_it_again(pipeline: Pipeline) -> None:
+    # "When exactly was it held?" after the exercise: the date is in the sentence quoted before,
+    # which the date question did not ask for; marked as a repeat, it lost to "…was blocked in
+    # 2015". So does a count of exactly the noun asked about ("how many crimes…" after the wrong
+    # count: the 167 crimes were quoted before, beside the abettors asked about).
+    column = SENTENCE_FEATURES.index("repeated")
+    for first_question, follow_up, wanted in (
+        ("What is the Xiamen-2015 exercise the interview mentions?", "When exactly was it held?", "October 2015"),
+        ("how many accomplices were arrested in 2015", "and how many crimes were prevented that yr", "167"),
+    ):
+        first, history = _ask_first(pipeline, first_question)
+        assert any(wanted in c.quote for c in first.citations), first_question
+        _, evidence = pipeline.evidence(follow_up, history)
+        text = pipeline.document("sysoyev-interview").text
+        assert not any(s.features[column] for s in evidence.scored if wanted in text[s.key.start : s.key.end])
+        assert any(wanted in c.quote for c in pipeline.ask(follow_up, history, mode="extractive").citations), follow_up
 
 
 def test_a_follow_up_whose_own_words_point_back_gets_the_quoted_sentence(pipeline: Pipeline) -> None:
