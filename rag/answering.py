@@ -1061,13 +1061,11 @@ class ExtractiveAnswerer:
         open it (an interview's standfirst, an article's lede), as many as an answer holds. A
         document without a preamble opens with its first block. Searched, such a question has
         little to search for but "about": it got a sentence about conferences in Tashkent."""
-        opening = [self.index.chunks[i] for i in self._opening(doc_id)]
-        keys = sorted({SentenceKey(doc_id, s.start, s.end) for c in opening for s in c.sentences}, key=lambda k: k.start)
         headline: SentenceKey | None = None
         lead: list[SentenceKey] = []
         seen: set[str] = set()
         length = 0
-        for key in keys:
+        for key in self._opening_sentences(doc_id):
             text = self._sentence_texts.get(key)
             if text is None or text in seen:
                 continue  # a title printed twice
@@ -1086,6 +1084,25 @@ class ExtractiveAnswerer:
         if not lead:
             return refusal()
         return quoted([self._cite(n, k, vector) for n, k in enumerate([*([headline] if headline else []), *lead], 1)], full_stops=True)
+
+    def _opening_sentences(self, doc_id: str) -> list[SentenceKey]:
+        """The sentences of the chunks that open a document, in order."""
+        opening = [self.index.chunks[i] for i in self._opening(doc_id)]
+        return sorted({SentenceKey(doc_id, s.start, s.end) for c in opening for s in c.sentences}, key=lambda k: k.start)
+
+    def headline(self, doc_id: str, vector: np.ndarray) -> Answer:
+        """What "What's the headline of this interview?" asks: the line that opens the document
+        when it is no sentence (a title, not a standfirst); a refusal for a document that opens
+        with a sentence."""
+        for key in self._opening_sentences(doc_id):
+            text = self._sentence_texts.get(key)
+            if text is None:
+                continue
+            facts = sentence_facts(text)
+            if facts.terminal or not facts.candidate:
+                break
+            return quoted([self._cite(1, key, vector)], full_stops=True)
+        return refusal()
 
     def _opening(self, doc_id: str) -> list[int]:
         """The positions of the chunks that open a document: its preamble, or else its first chunk

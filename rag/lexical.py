@@ -156,8 +156,20 @@ _DEMONYMS = {
 }
 
 
+# The other countries, by their one-word names: not in the table above, as their adjectives are
+# common words or stem with them ("Turkish", "French", "Polish"), or they need none here.
+_OTHER_COUNTRY_NAMES = (
+    "andorra angola bahamas bahrain barbados belize benin bhutan bolivia bosnia botswana brunei burundi cameroon "
+    "chad chile colombia comoros congo cuba cyprus czechia djibouti dominica ecuador eritrea eswatini fiji france "
+    "gabon gambia germany ghana grenada guatemala guyana haiti honduras iceland jamaica kiribati kosovo laos lesotho "
+    "liberia liechtenstein luxembourg madagascar malawi maldives mali malta mauritania mauritius micronesia monaco "
+    "montenegro mozambique myanmar namibia nauru nicaragua niger oman palau panama paraguay peru poland rwanda samoa "
+    "senegal seychelles singapore slovakia slovenia suriname tanzania togo tonga trinidad turkey tuvalu uganda uruguay "
+    "vanuatu venezuela zambia zimbabwe usa uk uae saudi"
+)
+_OTHER_COUNTRIES = frozenset(_OTHER_COUNTRY_NAMES.split())
 # Countries and their peoples, in lower case: names whatever case a question is typed in.
-PLACE_NAMES = frozenset(_DEMONYMS) | frozenset(w for ds in _DEMONYMS.values() for w in ds.split())
+PLACE_NAMES = frozenset(_DEMONYMS) | frozenset(w for ds in _DEMONYMS.values() for w in ds.split()) | _OTHER_COUNTRIES
 
 
 def _stem_word(word: str) -> str:

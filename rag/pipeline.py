@@ -43,6 +43,7 @@ from rag.retrieval import (
     asked_definition,
     asked_expansion,
     asks_document_date,
+    asks_document_title,
     asks_founding,
     asks_overview,
     asks_provenance,
@@ -329,6 +330,8 @@ class Pipeline:
         # year was the interview conducted?" got "In October 2015 the first ever joint…exercise…
         # was conducted in China").
         doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
+        if doc_id is not None and asks_document_title(query.text, opening=not history, names=self._document_names):
+            return self.extractive.headline(doc_id, vector), self.extractive.opening_first(doc_id, vector, hits)
         if asks_document_date(query.text, opening=not history, names=self._document_names):
             made = self.extractive.provenance(doc_id, vector, hits) if doc_id is not None else None
             dated = [c for c in made[0].citations if has_type(c.quote, "date")] if made else []

@@ -311,6 +311,28 @@ def asks_document_date(question: str, opening: bool = True, names: frozenset[str
     return named and (published or not _MAKING.isdisjoint(tokens) or not _TAKING_PLACE.isdisjoint(tokens))
 
 
+# What the document is called ("What's the headline of this interview?", "What is the article
+# titled?"): the document or, as a conversation opens, "it"/"this", a word for its title, filler.
+_TITLING = frozenset("headline headlines headlined title titled heading".split())  # noqa: SIM905
+_TITLE_WORDS = _TITLING | frozenset("called named name".split())  # noqa: SIM905
+_PERSONAL = frozenset("he him his she her hers they them their theirs".split())  # noqa: SIM905 ("What is his title?": a post)
+_DOCUMENT_TITLE_WORDS = _DOCUMENT_WORDS | _TITLE_WORDS | _OPENING_REFERENCES | _FILLER | frozenset("what which exactly".split())  # noqa: SIM905
+
+
+def asks_document_title(question: str, opening: bool = True, names: frozenset[str] = frozenset()) -> bool:
+    """Whether the question asks what the document is called: "What's the headline of this
+    interview?", "What is the TASS piece titled?", "what is the interview called?", and as a
+    conversation's first question "What's the headline?". Its words are all of that kind, filler or
+    the document's `names`, with a word for the document itself: "What is the title of Sysoyev?"
+    asks his post, "What is the title of the Shanghai Convention?" something the document names."""
+    tokens = words(question)
+    if not tokens or any(t not in _DOCUMENT_TITLE_WORDS and t not in names for t in tokens) or _TITLE_WORDS.isdisjoint(tokens):
+        return False
+    if any(t in _DOCUMENT_WORDS for t in tokens):
+        return True
+    return opening and not _TITLING.isdisjoint(tokens) and not any(t in names or t in _PERSONAL for t in tokens)
+
+
 def names_document(sentence: str) -> bool:
     """Whether a sentence speaks of the document itself ("…has told in its interview to TASS…",
     "Interview facilitated by Alexander Shashkov"): what answers `asks_provenance`."""

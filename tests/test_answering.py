@@ -1253,6 +1253,12 @@ def test_a_country_is_a_name_whatever_the_case(pipeline: Pipeline) -> None:
     first = "what was the internet security agreement signed in yekaterinburg"
     history = [ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first).answer)]
     assert not pipeline.ask("who signed it for russia", history, mode="extractive").answerable
+    # So is a country whose adjective is a common word ("Turkish", "French"), by its name.
+    for question in ("is germany an observer state", "does rats work with turkey", "what does sysoyev say about france"):
+        assert not pipeline.ask(question, mode="extractive").answerable, question
+    first = "Any new dialogue partners mentioned?"
+    history = [ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first).answer)]
+    assert not pipeline.ask("is turkey one of them?", history, mode="extractive").answerable
     # A country the interview names is found as before.
     answer = pipeline.ask("which afghan ministry does rats work with", mode="extractive")
     assert answer.answerable and "Ministry of Foreign Affairs" in answer.answer, answer.answer

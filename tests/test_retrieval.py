@@ -21,6 +21,7 @@ from rag.retrieval import (
     asked_definition,
     asked_expansion,
     asks_document_date,
+    asks_document_title,
     asks_founding,
     asks_overview,
     asks_provenance,
@@ -316,6 +317,45 @@ def test_when_the_document_was_made_is_answered_from_its_own_dated_lines_or_refu
     configured = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
     answer = Pipeline.load(configured, embedder=embedder).ask("When was this article published?", mode="extractive")
     assert [c.quote for c in answer.citations] == ["This article was published on 3 March 2021 by the Harbour Gazette."], answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "opening", "about_it"),
+    [
+        ("What's the headline of this interview?", True, True),
+        ("What is the TASS piece titled?", False, True),
+        ("what is the interview called?", False, True),
+        ("What's the headline?", True, True),  # as a conversation opens, the document's
+        ("What's the headline?", False, False),  # later, maybe what was just talked about
+        ("What is the title?", True, True),
+        ("What is his title?", True, False),  # his post
+        ("What is the title of Sysoyev?", True, False),
+        ("What is the title of the Shanghai Convention?", True, False),  # something the document names
+        ("What is the name of the exercise?", True, False),
+        ("What is the name of the interviewer?", True, False),
+        ("What is the interview about?", True, False),
+    ],
+)
+def test_a_question_about_what_the_document_is_called_is_told_apart(question: str, opening: bool, about_it: bool) -> None:
+    assert asks_document_title(question, opening, frozenset({"tass", "sysoyev"})) is about_it
+
+
+def test_what_the_document_is_called_is_answered_with_its_headline_or_refused(pipeline: Pipeline, embedder: Embedder, tmp_path: Path) -> None:
+    # "What's the headline of this interview?" got a sentence about the conferences in Tashkent.
+    text = pipeline.document("sysoyev-interview").text
+    headline = text.splitlines()[0]
+    for question, history in (
+        ("What's the headline of this interview?", []),
+        ("what is the interview called?", [ChatTurn("user", "Who is Sysoyev?"), ChatTurn("assistant", pipeline.ask("Who is Sysoyev?").answer)]),
+    ):
+        answer = pipeline.ask(question, history, mode="extractive")
+        assert answer.answerable and [c.quote for c in answer.citations] == [headline], answer.answer
+        assert all(text[c.start : c.end] == c.quote for c in answer.citations)
+    # His title is his post, and a text that opens with a sentence has no headline to give.
+    assert headline not in pipeline.ask("What is his title?", mode="extractive").answer
+    article = "Wind farms produced a record share of power last winter.\n\nOperators expect more next year."
+    configured = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": article}, with_interview=False), index_dir=tmp_path / "index")
+    assert not Pipeline.load(configured, embedder=embedder).ask("What is the title of this article?", mode="extractive").answerable
 
 
 @pytest.mark.parametrize(
