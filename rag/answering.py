@@ -110,6 +110,14 @@ _EXPECTS_NUMBER = re.compile(
 # runs from ("since its inception in 2004"), not any count ("the 'three evil forces'").
 _EXPECTS_DURATION = re.compile(r"^\s*(?:(?:for|since)\s+)?how\s+(?:long|old)\b", re.I)
 _TIME_UNITS = frozenset("year years month months week weeks day days decade decades hour hours minute minutes".split())  # noqa: SIM905
+# "How often…?", "How frequently…?": how often something happens ("organised annually",
+# "regularly attend", "twice a year"), not a count or a date.
+_EXPECTS_FREQUENCY = re.compile(r"^\s*how\s+(?:often|frequently|regularly)\b|^\s*how\s+many\s+times\s+(?:a|an|per|each|every)\b", re.I)
+_FREQUENCY = re.compile(
+    r"\b(?:annually|yearly|monthly|weekly|daily|quarterly|regularly|periodically|frequently|often|biennially|annual|"
+    r"(?:every|each)\s+(?:\w+\s+)?(?:year|month|week|day|quarter)s?|(?:once|twice|\w+\s+times)\s+(?:a|an|per)\s+\w+)\b",
+    re.I,
+)
 # A question about a share: "What percentage of…?", "What proportion of…?", "the share of…". Answered
 # by a percentage or a fraction, not by any count ("averted 167 crimes" says no percentage).
 _EXPECTS_SHARE = re.compile(
@@ -503,13 +511,16 @@ class SentenceFacts(NamedTuple):
     has_money: bool
     has_share: bool
     has_duration: bool
+    has_frequency: bool
 
     def has_kind(self, kind: str | None) -> bool:
         """Whether the sentence has what a question wanting `kind` (expected_type) asks for; for
         "future", any date (the publication year is read in ExtractiveAnswerer.has_kind)."""
         if kind in ("date", "future"):
             return self.has_date
-        return {"money": self.has_money, "share": self.has_share, "number": self.has_number, "duration": self.has_duration}.get(kind or "", False)
+        return {"money": self.has_money, "share": self.has_share, "number": self.has_number, "duration": self.has_duration, "frequency": self.has_frequency}.get(
+            kind or "", False
+        )
 
     @property
     def candidate(self) -> bool:
@@ -535,6 +546,7 @@ def sentence_facts(sentence: str) -> SentenceFacts:
         has_type(sentence, "money"),
         has_type(sentence, "share"),
         has_type(sentence, "duration"),
+        has_type(sentence, "frequency"),
     )
 
 
@@ -544,7 +556,8 @@ HOLDER = "holder:"
 
 def expected_type(question: str) -> str | None:
     """What kind of answer the question's opening asks for: "future" (a date to come), "date",
-    "money", "share" (a percentage or fraction), "number", "language" (a language's name), or the
+    "money", "share" (a percentage or fraction), "duration" (how long), "frequency" (how often),
+    "number", "language" (a language's name), or the
     holder of a post the question names ("holder:director": a sentence that names the post;
     `rag.lexical.asked_title`).
     A question that asks it last is read as if it asked it first (`asked_first`)."""
@@ -561,6 +574,8 @@ def expected_type(question: str) -> str | None:
         return "date"
     if _EXPECTS_DURATION.match(question):
         return "duration"
+    if _EXPECTS_FREQUENCY.match(question):
+        return "frequency"
     if _EXPECTS_NUMBER.match(question):
         return "number"
     if title := asked_title(question):
@@ -614,8 +629,9 @@ def counts(text: str, counted: str | None, window: int = 5) -> bool | None:
 
 
 def has_type(text: str, kind: str, published: int | None = None) -> bool:
-    """Whether a text has what a "when" question (a date), a "how many" question (a count) or a
-    question about money (a sum: `has_money`) wants.
+    """Whether a text has what a "when" question (a date), a "how many" question (a count), a
+    "how long" one (a span of time), a "how often" one (annually, twice a year…) or a question
+    about money (a sum: `has_money`) wants.
 
     For a question about the future ("future"), a date counts only when it is not before the year
     the text was `published` (or it says "next year", "soon"…); without that year, any date does.
@@ -630,6 +646,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
         return bool(_SHARE.search(text))
     if kind == "duration":
         return has_duration(text)
+    if kind == "frequency":
+        return bool(_FREQUENCY.search(text))
     if kind not in ("date", "future"):
         return has_count(text)
     if kind == "future" and _RELATIVE_FUTURE.search(text):

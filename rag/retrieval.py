@@ -712,6 +712,9 @@ class Ranking(NamedTuple):
     zeros: int = 0  # chunks the ranking scored 0 and left out (they count in its mean and spread)
 
 
+_TIE_DIGITS = 9
+
+
 def fuse(
     index: SearchIndex,
     rankings: Sequence[Ranking],
@@ -752,7 +755,9 @@ def fuse(
             fused[i] = fused.get(i, 0.0) + weight / (rrf_k + rank)
     dense_info = {i: (rank, score) for rank, (i, score) in enumerate(dense, 1)}
     bm25_info = {i: (rank, score) for rank, (i, score) in enumerate(lexical, 1)}
-    order = sorted(fused, key=lambda i: (-fused[i], best_rank[i], i))[:top_k]
+    # Scores equal but for float rounding are ties (z = √(n-1) for a ranking's lone leader whatever
+    # its score, so 0.5·1.4142… and 1.0·0.7071… may differ in the last bit): then the best rank.
+    order = sorted(fused, key=lambda i: (-round(fused[i], _TIE_DIGITS), best_rank[i], i))[:top_k]
     hits = []
     for i in order:
         d = dense_info.get(i)

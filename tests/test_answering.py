@@ -132,6 +132,10 @@ def test_a_how_many_question_wants_a_count_not_a_year_or_a_name(text: str, count
         ("For how long has it been acting as a coordinating structure?", "duration"),
         ("How old is Sysoyev?", "duration"),
         ("How many years has it operated?", "number"),
+        ("How often are the conferences held?", "frequency"),
+        ("how frequently does the Council meet", "frequency"),
+        ("How many times a year do they meet?", "frequency"),
+        ("How many times did they meet?", "number"),
     ],
 )
 def test_the_question_opening_says_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
@@ -482,6 +486,33 @@ def test_a_count_counts_the_noun_that_follows_it() -> None:
 def test_a_how_long_question_wants_a_span_of_time_not_any_count(text: str, duration: bool) -> None:
     assert has_type(text, "duration") is duration
     assert sentence_facts(text).has_kind("duration") is duration
+
+
+@pytest.mark.parametrize(
+    ("text", "often"),
+    [
+        ("Conferences are organised annually in Tashkent.", True),
+        ("Representatives regularly attend the conferences.", True),
+        ("The Council meets twice a year.", True),
+        ("The experts meet every three months.", True),
+        ("The Council met in 2015.", False),
+        ("The Council held 12 meetings.", False),
+    ],
+)
+def test_a_how_often_question_wants_how_often_not_a_count_or_a_date(text: str, often: bool) -> None:
+    assert has_type(text, "frequency") is often
+    assert sentence_facts(text).has_kind("frequency") is often
+
+
+def test_how_often_is_answered_only_by_a_sentence_that_says_how_often(pipeline: Pipeline) -> None:
+    # "How often does the RATS Council meet?" got the partner organisations, "How often are joint
+    # exercises held?" the Xiaomen-2015 exercise's objective: the interview says neither.
+    for question in ("How often does the RATS Council meet?", "How often are joint exercises held?"):
+        _, evidence = pipeline.evidence(question)
+        assert evidence.signals.type_mismatch == 1.0, question
+        assert not pipeline.ask(question).answerable, question
+    answer = pipeline.ask("How often are the Tashkent conferences held?")
+    assert answer.answerable and "annually" in answer.answer
 
 
 def test_a_count_that_is_no_span_of_time_does_not_answer_how_long(pipeline: Pipeline) -> None:
