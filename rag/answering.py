@@ -607,6 +607,10 @@ def counted_noun(question: str) -> str | None:
     return None
 
 
+# Words for people counted: "How many people were charged?" is answered by "…over 200 persons".
+_PEOPLE = frozenset({"peopl", "person", "individu"})
+
+
 def _is_plural(word: str) -> bool:
     word = word.lower()
     return word in _IRREGULAR_PLURALS or (len(word) > 3 and word.endswith("s") and not word.endswith("ss"))
@@ -621,10 +625,11 @@ def counts(text: str, counted: str | None, window: int = 5) -> bool | None:
         return None
     tokens = word_spans(text)
     stems = [stem(t.group().lower()) for t in tokens]
-    if counted not in stems:
+    alike = _PEOPLE if counted in _PEOPLE else {counted}
+    if alike.isdisjoint(stems):
         return None
     # Counted in the plural, as asked: "167 terrorist and extremist crimes" counts crimes, not terrorists.
-    plural = [s == counted and _is_plural(t.group()) for s, t in zip(stems, tokens, strict=True)]
+    plural = [s in alike and _is_plural(t.group()) for s, t in zip(stems, tokens, strict=True)]
     return any(any(plural[i + 1 : i + 1 + window]) for i in _count_positions(text, tokens))
 
 
@@ -878,6 +883,12 @@ class ExtractiveAnswerer:
         missing = _missing(reading, vocabulary, values)
         best = [max(chosen, key=lambda c: c.score)] if chosen else []
         mismatch = kind is not None and not self.has_kind(best, kind, reading.counted)
+        if not mismatch and best and reading.counted in self._idf:
+            # A noun the interview uses, which the count's sentence does not name: what it counts is
+            # something else ("How many suicide bombers were detained?" is not "…averted 167
+            # crimes…"; the interview names suicide bombers elsewhere, and counts none). A noun it
+            # never uses may be a paraphrase of what is counted ("militants" for "150 terrorists").
+            mismatch = counts(self._sentence_texts[best[0].key], reading.counted) is None
         title = kind.removeprefix(HOLDER) if kind and kind.startswith(HOLDER) else None
         if title and best and not mismatch and (named := [t for t in reading.asked if not t[:1].isdigit() and not has_title(t, title)]):
             # A post of something the question names: "Who was in charge of it?" after a question
