@@ -183,6 +183,9 @@ class EvidenceSignals:
     bm25: float  # best BM25 score divided by the number of query terms
     missing: float  # numbers and names of the question absent from the evidence (capped at 2)
     type_mismatch: float  # 1 when the question wants a date/number and the answer has none
+    # The question names something the interview names, and the evidence has all it names: no
+    # off-topic question, whatever the cosine (not a feature of the fitted model).
+    named: bool = False
 
     def features(self) -> tuple[float, ...]:
         return (self.coverage, self.dense, self.bm25, self.missing, self.type_mismatch)
@@ -195,7 +198,7 @@ class EvidenceSignals:
     def refuses(self, s: Settings) -> bool:
         """Whether the evidence is too weak to answer from: no sentence is near the question at
         all (an off-topic question), or the fitted model says the interview does not say."""
-        return self.dense < s.refuse_min_dense or self.probability(s) < s.refuse_threshold
+        return (self.dense < s.refuse_min_dense and not self.named) or self.probability(s) < s.refuse_threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +283,7 @@ def _names_whole(text: str, name: str) -> bool:
     return False
 
 
+_ALL_WORDS = 0.99  # an IDF-weighted coverage of all the question's words (rounding aside)
 _MOST_SENTENCES = 3  # an answer quotes one to three sentences (the answer contract)
 _NAMED = re.compile(r"(?<=\s)[A-Z][\w’'-]*")  # a capitalised word, not the first
 
@@ -896,14 +900,21 @@ class ExtractiveAnswerer:
             # One of its names will do: the interview may write the others otherwise.
             rests_on = sentence_facts(self._sentence_texts[best[0].key]).vocabulary
             mismatch = not any(all(w in rests_on or stem(w) in rests_on for w in words(t)) for t in named)
+        coverage = self.weighted_coverage(terms, present)
         return EvidenceSignals(
-            coverage=self.weighted_coverage(terms, present),
+            coverage=coverage,
             dense=max((s.dense for s in scored), default=0.0),
             bm25=max((h.bm25_score or 0.0 for h in hits), default=0.0) / max(len(set(terms)), 1),
             missing=float(min(missing, 2)),
             # The sentence the answer rests on must have it: a count in a second one ("…the two
             # countries' competent authorities…") answers no "How many staff work at RATS?".
             type_mismatch=float(mismatch),
+            named=(
+                coverage >= _ALL_WORDS
+                and bool(names := [t for t in reading.asked if not t[:1].isdigit()])
+                and not missing
+                and all(w in self.names for t in names for w in words(t))
+            ),
         )
 
     @staticmethod

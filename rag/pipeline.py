@@ -373,8 +373,9 @@ class Pipeline:
             )
 
     def _off_topic(self, extractive: Answer, signals: EvidenceSignals) -> bool:
-        """Whether the question is refused because nothing in the corpus is near it at all."""
-        return not extractive.answerable and signals.dense < self.settings.refuse_min_dense
+        """Whether the question is refused because nothing in the corpus is near it at all (and it
+        names nothing the corpus names: see EvidenceSignals.named)."""
+        return not extractive.answerable and signals.dense < self.settings.refuse_min_dense and not signals.named
 
     def _use_llm(self, mode: Mode) -> bool:
         return self.llm is not None and mode in ("llm", "auto")

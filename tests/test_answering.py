@@ -3,6 +3,7 @@ conversation history changes what it quotes, and the calibration that fits its w
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -335,6 +336,26 @@ def test_the_cosine_floor_overrides_the_fitted_model_and_only_below_it(pipeline:
     assert far.probability(s) > s.refuse_threshold
     assert far.refuses(s) is True
     assert far.refuses(s.model_copy(update={"refuse_min_dense": 0.0})) is False
+    # Nor is a question off-topic that names what the interview names, all its words there.
+    assert dataclasses.replace(far, named=True).refuses(s) is False
+
+
+def test_a_question_naming_what_the_interview_names_is_not_off_topic_whatever_its_cosine(pipeline: Pipeline) -> None:
+    # "do they work with interpol": the opening "they" leaves MiniLM little to match (best cosine
+    # .17, under the floor), yet every word of it, "interpol" too, is in the interview.
+    _, evidence = pipeline.evidence("do they work with interpol")
+    assert evidence.signals.dense < pipeline.settings.refuse_min_dense and evidence.signals.named
+    answer = pipeline.ask("do they work with interpol", mode="extractive")
+    assert answer.answerable and "Interpol" in answer.citations[0].quote
+    # Nor is it refused as off-topic before an LLM is asked, should the fitted model refuse it.
+    refused = dataclasses.replace(answer, answerable=False, citations=())
+    assert not pipeline._off_topic(refused, evidence.signals)
+    assert pipeline._off_topic(refused, dataclasses.replace(evidence.signals, named=False))
+    # A name with words the interview lacks is still off-topic ("weather", "week"), as is a name it lacks.
+    for question in ("what's the weather like in tashkent this week", "What is the capital of France?", "How do I change a flat tire?"):
+        _, evidence = pipeline.evidence(question)
+        assert not evidence.signals.named, question
+        assert not pipeline.ask(question, mode="extractive").answerable, question
 
 
 @pytest.mark.parametrize(
