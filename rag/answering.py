@@ -284,6 +284,7 @@ def _names_whole(text: str, name: str) -> bool:
 
 
 _ALL_WORDS = 0.99  # an IDF-weighted coverage of all the question's words (rounding aside)
+_WHY = re.compile(r"\s*(?:why|how\s+come|for\s+what\s+reason)\b", re.I)
 _MOST_SENTENCES = 3  # an answer quotes one to three sentences (the answer contract)
 _NAMED = re.compile(r"(?<=\s)[A-Z][\w’'-]*")  # a capitalised word, not the first
 
@@ -1335,7 +1336,23 @@ class ExtractiveAnswerer:
             Citation(n, c.key.doc_id, c.chunk_id, c.key.start, c.key.end, self.texts[c.key.doc_id][c.key.start : c.key.end], round(c.score, 4))
             for n, c in enumerate(evidence.chosen, 1)
         ]
+        if _WHY.match(opening(query.text)) and len(citations) == 1:
+            citations += self._reason_after(citations[0], vector)
         return quoted(self._with_what_it_points_at(citations, vector)), signals
+
+    def _reason_after(self, cited: Citation, vector: np.ndarray) -> list[Citation]:
+        """For a "Why…?" answered by one sentence, the sentence after it in its answer, which
+        so often gives the reason for what the first states ("Our European partners are also
+        expressing their interest…" → "Noting the challenging regional situation…"); none when it
+        ends its answer or would make the answer too long."""
+        after = self._next_sentence.get(SentenceKey(cited.doc_id, cited.start, cited.end))
+        if after is None:
+            return []
+        text = self._sentence_texts[after]
+        facts = sentence_facts(text)
+        if not facts.candidate or not facts.terminal or len(cited.quote) + len(text) > self.settings.answer_max_chars:
+            return []
+        return [self._cite(2, after, vector)]
 
     def _with_what_it_points_at(self, citations: Sequence[Citation], vector: np.ndarray) -> list[Citation]:
         """The citations, with the interviewer's sentence before a quoted sentence that points at

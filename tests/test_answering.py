@@ -340,6 +340,24 @@ def test_the_cosine_floor_overrides_the_fitted_model_and_only_below_it(pipeline:
     assert dataclasses.replace(far, named=True).refuses(s) is False
 
 
+def test_why_answered_by_one_sentence_gets_the_sentence_after_it_too(pipeline: Pipeline) -> None:
+    # "Why are the Europeans interested in RATS?" got "Our European partners are also expressing
+    # their interest…" alone, which says that they are; the next sentence says why ("Noting the
+    # challenging regional situation… Syrian conflicts…"). The same sentence answers "Are the
+    # Europeans interested in RATS?" alone.
+    assert [len(pipeline.ask(q, mode="extractive").citations) for q in ("Are the Europeans interested in RATS?",)] == [1]
+    answer = pipeline.ask("Why are the Europeans interested in RATS?", mode="extractive")
+    assert [c.n for c in answer.citations] == [1, 2] and "Syrian conflicts" in answer.citations[1].quote, answer.answer
+    text = pipeline.document("sysoyev-interview").text
+    assert all(text[c.start : c.end] == c.quote for c in answer.citations)
+    # So does a bare "why?" after an answer.
+    _, history = _ask_first(pipeline, "Does RATS work with Europe at all?")
+    assert "Syrian conflicts" in pipeline.ask("why are they interested", history, mode="extractive").answer
+    # Nothing is added after the last sentence of an answer (a credit line gives no reason).
+    last = next(c for c in pipeline.ask("Who are the new Dialogue Partners?", mode="extractive").citations if "Nepal" in c.quote)
+    assert pipeline.extractive._reason_after(last, pipeline.retriever.query_vector(pipeline.retriever.query("why?"))) == []
+
+
 def test_a_question_naming_what_the_interview_names_is_not_off_topic_whatever_its_cosine(pipeline: Pipeline) -> None:
     # "do they work with interpol": the opening "they" leaves MiniLM little to match (best cosine
     # .17, under the floor), yet every word of it, "interpol" too, is in the interview.
