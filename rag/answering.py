@@ -44,7 +44,7 @@ from rag.lexical import (
     word_spans,
     words,
 )
-from rag.retrieval import Query, names_document
+from rag.retrieval import Query, founds_a_body, names_document
 from rag.safety import has_link, is_instruction_like
 from rag.settings import Settings
 from rag.types import Answer, Citation, Hit
@@ -1235,8 +1235,8 @@ class ExtractiveAnswerer:
         it at all ("When was the exercise launched?"): the question is then answered as any other."""
         names = [t for t in self.read(query).asked if not t[:1].isdigit()]
         dated = self._came_to_be
-        if not dated:
-            return None
+        if not dated or not (names or founds_a_body(query.text)):
+            return None  # "When was the exercise launched?": not a body's coming to be
         keys = [k for k in dated if not names or any(_names_whole(self._sentence_texts[k], name) for name in names)]
         if not keys:
             asked = {w for name in names for w in words(name)}

@@ -205,10 +205,16 @@ def asked_characterisation(question: str, speaker: str | None = None) -> str | N
 # "establishment" or "founding" ("…since the first days of its inception in 2004…").
 _FOUNDED = r"(?:founded|set\s+up|established|created|formed|launched|started|inaugurated|instituted|born)"
 _FOUNDING = re.compile(
-    rf"^\s*(?:when|since\s+when|(?:in\s+)?what\s+year|in\s+which\s+year)\s+(?:was|were|is|are)\s+.+?\s+{_FOUNDED}\b"
-    r"|^\s*when\s+did\s+.+?\s+(?:start|begin|get\s+started|come\s+into\s+being|come\s+about)\b"
-    r"|^\s*(?:when|what\s+year)\s+(?:was|is)\s+(?:the\s+)?(?:founding|foundation|establishment|creation|inception|launch|formation)\s+of\b",
+    rf"^\s*(?:when|since\s+when|(?:in\s+)?what\s+year|in\s+which\s+year)\s+(?:was|were|is|are)\s+(?P<subject>.+?)\s+{_FOUNDED}\b"
+    r"|^\s*when\s+did\s+(?P<doer>.+?)\s+(?:start|begin|get\s+started|come\s+into\s+being|come\s+about)\b"
+    r"|^\s*(?:when|what\s+year)\s+(?:was|is)\s+(?:the\s+)?(?:founding|foundation|establishment|creation|inception|launch|formation)\s+of\s+(?P<of>.+?)\??$",
     re.IGNORECASE,
+)
+# What comes to be as an organisation does ("When was the agency set up?"), or a pronoun for it:
+# not "the exercise", "that process" or "the cooperation", which a text dates otherwise.
+_BODIES = frozenset(
+    """it they this that organisation organization agency structure centre center body committee bloc group institution
+    secretariat council office service services alliance association union""".split()  # noqa: SIM905
 )
 
 
@@ -216,6 +222,22 @@ def asks_founding(question: str) -> bool:
     """Whether the question asks when something came to be: "When was RATS set up?", "what year
     was it founded", "When did RATS start?"; not "When was the agreement signed?"."""
     return bool(_FOUNDING.match(question))
+
+
+def founded_thing(question: str) -> str:
+    """What a founding question (asks_founding) asks about, as written: "RATS", "the anti-terror
+    agency", "it", "that process"; "" for another question."""
+    m = _FOUNDING.match(question)
+    return next((g for g in m.groups() if g), "") if m else ""
+
+
+def founds_a_body(question: str) -> bool:
+    """Whether a founding question that names nothing asks about a body or a pronoun for one
+    ("When was the organisation established?", "what year was it founded"): "When was the exercise
+    launched?" or "When did that process start?" ask when something else began, which an
+    organisation's inception does not answer."""
+    thing = words(founded_thing(question))
+    return bool(thing) and thing[-1] in _BODIES
 
 
 # What a request for the gist of the whole document is made of ("What is the interview about?",

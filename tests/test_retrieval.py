@@ -25,6 +25,7 @@ from rag.retrieval import (
     asks_founding,
     asks_overview,
     asks_provenance,
+    founds_a_body,
     fuse,
     is_more_request,
     names_document,
@@ -270,6 +271,35 @@ def test_a_question_asking_when_something_came_to_be_is_told_apart(question: str
 )
 def test_small_talk_is_told_from_a_question(message: str, said: str | None) -> None:
     assert small_talk(message) == said
+
+
+@pytest.mark.parametrize(
+    ("question", "body"),
+    [
+        ("what year was it founded", True),
+        ("When was the organisation established?", True),
+        ("When was the anti-terror agency set up?", True),
+        ("When was the exercise launched?", False),
+        ("When did that process start?", False),
+        ("When did the cooperation start?", False),
+        ("When was the agreement signed?", False),  # no founding question at all
+    ],
+)
+def test_a_founding_question_that_names_nothing_asks_about_a_body_or_not(question: str, body: bool) -> None:
+    assert founds_a_body(question) is body
+
+
+def test_the_start_of_something_other_than_a_body_is_not_its_inception(pipeline: Pipeline) -> None:
+    # "when did that process start?" after "Are India and Pakistan joining the SCO?" got "…since the
+    # first days of its inception in 2004…", RATS's; the process began at the Ufa Summit.
+    first = "Are India and Pakistan joining the SCO?"
+    history = [ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first).answer)]
+    answer = pipeline.ask("when did that process start?", history, mode="extractive")
+    assert answer.answerable and "Ufa Summit" in answer.answer and "inception" not in answer.answer, answer.answer
+    assert "inception in 2004" not in pipeline.ask("When was the exercise launched?", mode="extractive").answer
+    # A body, or a pronoun for one, still gets it.
+    for question in ("When was the organisation established?", "what year was it founded"):
+        assert "inception in 2004" in pipeline.ask(question, mode="extractive").answer, question
 
 
 def test_when_something_came_to_be_is_answered_by_the_sentence_dating_its_inception(pipeline: Pipeline) -> None:
