@@ -54,6 +54,12 @@ NOTHING_MORE = "The interview says nothing more on this."
 
 _TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 _QUESTION_END = re.compile(r"\?[’”\"')\]]*$")
+# A request to be told, as an interviewer puts a question without a question mark.
+_REQUEST = re.compile(
+    r"^[\s\-–—]*(?:please\s+|(?:could|would|can)\s+you\s+(?:please\s+)?)?"
+    r"(?:explain|tell\s+(?:us|me|our\s+readers)|describe|comment\s+on|elaborate|clarify|share\s+with\s+us|give\s+us)\b",
+    re.IGNORECASE,
+)
 _POSSESSIVE = re.compile(r"['’]s?$")
 _ANY_WORD = re.compile(r"[^\W_][\w’'\-]*")
 _PRONOUN_I = re.compile(r"I(['’](m|ve|d|ll))?")  # "I", "I'm": capitalised, but not a name
@@ -299,7 +305,9 @@ class Evidence:
 
 
 def is_question(sentence: str) -> bool:
-    return bool(_QUESTION_END.search(sentence.rstrip()))
+    """A question: it ends with a question mark, or asks to be told ("Please explain whether…",
+    "Tell us about…", "Could you describe…")."""
+    return bool(_QUESTION_END.search(sentence.rstrip()) or _REQUEST.match(sentence))
 
 
 def is_unquotable(sentence: str) -> bool:

@@ -340,6 +340,34 @@ def test_the_cosine_floor_overrides_the_fitted_model_and_only_below_it(pipeline:
     assert dataclasses.replace(far, named=True).refuses(s) is False
 
 
+@pytest.mark.parametrize(
+    ("sentence", "question"),
+    [
+        ("- Please explain whether the special services share the same approaches.", True),
+        ("Tell us about the Xiaomen-2015 exercise.", True),
+        ("Could you describe the results.", True),
+        ("What are the results?", True),
+        ("Explaining the rules took a year.", False),
+        ("The exercise resulted in acquisition of practical experience.", False),
+    ],
+)
+def test_a_request_to_be_told_is_a_question(sentence: str, question: bool) -> None:
+    assert is_question(sentence) is question
+
+
+def test_the_interviewers_request_is_not_quoted_as_an_answer(pipeline: Pipeline) -> None:
+    # "Please explain whether the special services… share the same approaches…" is the interviewer
+    # asking, without a question mark; "what rules govern that" after the question it restates got
+    # it, not the answer's "This is all regulated by a series of agreements…".
+    _, history = _ask_first(pipeline, "Do the member states' security services agree on how to handle sleeper cells and suicide bombers?")
+    answer = pipeline.ask("what rules govern that", history, mode="extractive")
+    assert answer.answerable and "regulated by a series of agreements" in answer.answer, answer.answer
+    assert not any(c.quote.startswith("Please explain") for c in answer.citations)
+    # Asked about, the interviewer's words are quoted as before.
+    asked = pipeline.ask("What did the interviewer ask about sleeper cells?", mode="extractive")
+    assert any("sleeping cells" in c.quote for c in asked.citations), asked.answer
+
+
 def test_why_answered_by_one_sentence_gets_the_sentence_after_it_too(pipeline: Pipeline) -> None:
     # "Why are the Europeans interested in RATS?" got "Our European partners are also expressing
     # their interest…" alone, which says that they are; the next sentence says why ("Noting the
