@@ -179,6 +179,11 @@ class Reading(NamedTuple):
     current_holder: bool = False  # it asks who holds a post now (rag.lexical.asks_current_holder)
     former_holder: bool = False  # it asks who held a post before (rag.lexical.asks_former_holder)
 
+    @property
+    def names(self) -> list[str]:
+        """The names it asks about: `asked` without its numbers."""
+        return [t for t in self.asked if not t[:1].isdigit()]
+
 
 @dataclass(frozen=True, slots=True)
 class EvidenceSignals:
@@ -529,11 +534,8 @@ class SentenceFacts(NamedTuple):
     def has_kind(self, kind: str | None) -> bool:
         """Whether the sentence has what a question wanting `kind` (expected_type) asks for; for
         "future", any date (the publication year is read in ExtractiveAnswerer.has_kind)."""
-        if kind in ("date", "future"):
-            return self.has_date
-        return {"money": self.has_money, "share": self.has_share, "number": self.has_number, "duration": self.has_duration, "frequency": self.has_frequency}.get(
-            kind or "", False
-        )
+        field = _FACT_OF_KIND.get(kind or "")
+        return field is not None and bool(getattr(self, field))
 
     @property
     def candidate(self) -> bool:
@@ -544,6 +546,18 @@ class SentenceFacts(NamedTuple):
     def quotable_question(self) -> bool:
         """A question, otherwise quotable: it answers what the interviewer asked."""
         return self.question and not self.unquotable
+
+
+# The SentenceFacts field that says whether a sentence has what a question of each kind wants.
+_FACT_OF_KIND = {
+    "date": "has_date",
+    "future": "has_date",
+    "number": "has_number",
+    "money": "has_money",
+    "share": "has_share",
+    "duration": "has_duration",
+    "frequency": "has_frequency",
+}
 
 
 @lru_cache(maxsize=65536)
@@ -722,7 +736,9 @@ def has_duration(text: str) -> bool:
     tokens = word_spans(text)
     lowered = [t.group().lower() for t in tokens]
     since = next((t.start() for t, w in zip(tokens, lowered, strict=True) if w in ("since", "from")), None)
-    return (since is not None and bool(_years(text[since:]))) or any(not _TIME_UNITS.isdisjoint(lowered[i + 1 : i + 3]) for i in _count_positions(text, tokens))
+    if since is not None and _years(text[since:]):
+        return True
+    return any(not _TIME_UNITS.isdisjoint(lowered[i + 1 : i + 3]) for i in _count_positions(text, tokens))
 
 
 def has_count(text: str) -> bool:
@@ -903,7 +919,7 @@ class ExtractiveAnswerer:
             # never uses may be a paraphrase of what is counted ("militants" for "150 terrorists").
             mismatch = counts(self._sentence_texts[best[0].key], reading.counted) is None
         title = kind.removeprefix(HOLDER) if kind and kind.startswith(HOLDER) else None
-        if title and best and not mismatch and (named := [t for t in reading.asked if not t[:1].isdigit() and not has_title(t, title)]):
+        if title and best and not mismatch and (named := [t for t in reading.names if not has_title(t, title)]):
             # A post of something the question names: "Who was in charge of it?" after a question
             # about Xiaomen-2015 is not answered by "…Director of the SCO RATS Executive Committee…".
             # One of its names will do: the interview may write the others otherwise.
@@ -920,9 +936,9 @@ class ExtractiveAnswerer:
             type_mismatch=float(mismatch),
             named=(
                 coverage >= _ALL_WORDS
-                and bool(names := [t for t in reading.asked if not t[:1].isdigit()])
+                and bool(reading.names)
                 and not missing
-                and all(w in self.names for t in names for w in words(t))
+                and all(w in self.names for t in reading.names for w in words(t))
             ),
         )
 
@@ -1004,6 +1020,7 @@ class ExtractiveAnswerer:
         for (key, hit, rank), cos, row in zip(candidates, sentence_cos, rows, strict=True):
             sentence = self.texts[key.doc_id][key.start : key.end]
             facts = sentence_facts(sentence)
+            typed = self._has_kind(facts, sentence, kind)
             lexical = self.weighted_coverage(terms, facts.terms)
             if query.context:
                 # A follow-up's own words say what is asked now; the previous question's words,
@@ -1019,7 +1036,7 @@ class ExtractiveAnswerer:
                 float(hit.chunk.kind == "question" and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
-                float(self._has_kind(facts, sentence, kind) and counts(sentence, reading.counted) is not False),
+                float(typed and counts(sentence, reading.counted) is not False),
                 # Weight 0 by default (see eval.calibrate): then not worth computing.
                 sum(_present(t, facts.vocabulary) for t in asked) / len(asked) if asked and specifics_weight else 0.0,
                 math.log1p(len(facts.vocabulary)),
@@ -1028,7 +1045,7 @@ class ExtractiveAnswerer:
                     and self.weighted_coverage(own_terms, facts.terms) < _POINTS_BACK
                     # No repeat when it holds what is asked now: the date or count newly asked
                     # for, or a count of the very noun asked about ("how many crimes…").
-                    and not (newly_asked and self._has_kind(facts, sentence, kind))
+                    and not (newly_asked and typed)
                     and not counts(sentence, reading.counted)
                 ),
             )
@@ -1240,8 +1257,10 @@ class ExtractiveAnswerer:
         Not the interviewer's words; the closest to the question first. A refusal when such a
         sentence names it only as part of another name ("When did the SCO start?" got "…since the
         first days of its inception in 2004", of SCO RATS, as any question); None when none names
-        it at all ("When was the exercise launched?"): the question is then answered as any other."""
-        names = [t for t in self.read(query).asked if not t[:1].isdigit()]
+        it at all ("When was the Xiaomen-2015 exercise launched?"), or when the question names
+        nothing and asks about no body (`founds_a_body`: "When was the exercise launched?"): the
+        question is then answered as any other."""
+        names = self.read(query).names
         dated = self._came_to_be
         if not dated or not (names or founds_a_body(query.text)):
             return None  # "When was the exercise launched?": not a body's coming to be

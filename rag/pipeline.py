@@ -324,14 +324,15 @@ class Pipeline:
         """For a question about "the interview" as a whole (`asks_overview`): the answer that opens
         the document, and the hits led by its opening passages (what an LLM reads). For one about
         who made it (`asks_provenance`): its sentences that speak of the document, and the hits led
-        by theirs. The document is the only one, or else the one the best passage comes from. None
-        for any other question."""
-        # When the document was made: what its own lines say of it with a date, or nothing ("What
-        # year was the interview conducted?" got "In October 2015 the first ever joint…exercise…
-        # was conducted in China").
+        by theirs. For what it is called (`asks_document_title`): its headline; for when it was
+        made (`asks_document_date`): its own dated lines about it, or a refusal. The document is
+        the only one, or else the one the best passage comes from. None for any other question."""
         doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
         if doc_id is not None and asks_document_title(query.text, opening=not history, names=self._document_names):
             return self.extractive.headline(doc_id, vector), self.extractive.opening_first(doc_id, vector, hits)
+        # When the document was made: what its own lines say of it with a date, or nothing ("What
+        # year was the interview conducted?" got "In October 2015 the first ever joint…exercise…
+        # was conducted in China").
         if asks_document_date(query.text, opening=not history, names=self._document_names):
             made = self.extractive.provenance(doc_id, vector, hits) if doc_id is not None else None
             dated = [c for c in made[0].citations if has_type(c.quote, "date")] if made else []
