@@ -1062,7 +1062,7 @@ class ExtractiveAnswerer:
         section = self.index.chunk_section[hit.position]
         return max(chunk, float(self.index.section_vectors[section] @ vector)) if section >= 0 else chunk
 
-    def select(self, scored: Sequence[ScoredSentence], yes_no: bool = False) -> list[ScoredSentence]:
+    def select(self, scored: Sequence[ScoredSentence], yes_no: bool = False, counted: str | None = None) -> list[ScoredSentence]:
         s = self.settings
         if not scored:
             return []
@@ -1073,6 +1073,18 @@ class ExtractiveAnswerer:
             scored = fresh
         first = scored[0]
         rest = list(scored[: s.answer_max_sentences + 2])
+        opens = False  # whether the first sentence only says yes or no, and the next says how
+        if counted is not None and not self._counts(first, counted):
+            # "How many terrorists…?" of a noun the interview uses: a close sentence that counts
+            # it ("150 terrorists were liquidated…") leads, and those above it give way, rather
+            # than a best that counts something else ("…averted 167 terrorist and extremist crimes").
+            at = next((i for i, c in enumerate(scored) if c.score >= first.score - s.answer_margin and self._counts(c, counted)), None)
+            if at is not None:
+                first = scored[at]
+                rest = list(scored[at : at + s.answer_max_sentences + 2])
+        if counted is not None and self._counts(first, counted):
+            # Nor does a sentence that names the noun but counts something else join it.
+            rest = [c for c in rest if counts(self._sentence_texts[c.key], counted) is not False]
         if yes_no:
             # A yes/no question that restates an interviewer's question: that answer's opening
             # sentence says yes or no ("Absolutely!"), whatever its own similarity to the question,
@@ -1081,9 +1093,16 @@ class ExtractiveAnswerer:
             column = SENTENCE_FEATURES.index("lead_match")
             asked = SENTENCE_FEATURES.index("question_chunk")
             lead = max(scored, key=lambda c: c.features[column])
-            if lead.features[column] > 0:
-                first = lead
-                answers = [c for c in scored if not c.features[asked]]
+            section = self._section_of(lead.key)
+            # Only when the best sentence is in that answer: the exchange restated is what it is
+            # about. "Are european countries interested in RATS at all?" is close enough to "Do the
+            # SCO RATS' experts cooperate with their colleagues from India…?", but the European
+            # partners are in another answer.
+            if lead.features[column] > 0 and self._section_of(scored[0].key) == section:
+                first, opens = lead, True
+                # The sentences of the same answer say how; another answer's do not ("Absolutely!"
+                # was followed by "We put a great deal of trust in… new Dialogue Partners").
+                answers = [c for c in scored if not c.features[asked] and self._section_of(c.key) == section]
                 after = self._next_sentence.get(lead.key)
                 # The following sentence first, then the rest by score (each once).
                 answers.sort(key=lambda c: c.key != after)
@@ -1096,7 +1115,10 @@ class ExtractiveAnswerer:
             if len(chosen) >= s.answer_max_sentences:
                 break
             size = cand.key.end - cand.key.start
-            if cand.score < first.score - s.answer_margin or length + size > s.answer_max_chars:
+            # What says how after a yes or no is never too long to join it: "Absolutely!" alone
+            # answers nothing, and a long sentence of its answer is quoted whole when it is the best.
+            too_long = length + size > s.answer_max_chars and not (opens and len(chosen) == 1)
+            if cand.score < first.score - s.answer_margin or too_long:
                 continue
             if (text := self._sentence_texts.get(cand.key)) in quoted_texts:
                 continue
@@ -1106,6 +1128,14 @@ class ExtractiveAnswerer:
         # Read in document order when the sentences come from the same document.
         chosen.sort(key=lambda c: (c.key.doc_id, c.key.start))
         return chosen
+
+    def _section_of(self, key: SentenceKey) -> int:
+        """The interview question (section) whose answer the sentence is in; -1 outside every one."""
+        return self.index.chunk_section[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
+
+    def _counts(self, candidate: ScoredSentence, counted: str) -> bool:
+        """Whether the candidate sentence has a count of `counted` (see `counts`)."""
+        return bool(counts(self._sentence_texts[candidate.key], counted))
 
     def expansion(self, acronym: str, vector: np.ndarray) -> Answer:
         """What "What does SCO stand for?" asks: the first sentence that spells the acronym out
@@ -1351,7 +1381,8 @@ class ExtractiveAnswerer:
     def analyse(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> Evidence:
         reading = self.read(query)
         scored = self.score_sentences(query, reading, vector, hits)
-        chosen = self.select(scored, reading.yes_no)
+        counted = reading.counted if reading.counted in self._idf else None
+        chosen = self.select(scored, reading.yes_no, counted)
         return Evidence(tuple(scored), tuple(chosen), self.signals(reading, hits, scored, chosen))
 
     def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:
