@@ -48,7 +48,7 @@ _FOLLOW_UP_OPENERS = re.compile(r"^\s*(and|what about|how about|why|how so|so|al
 # matched the text's "listed" and the interviewer's "Please explain whether…".
 _WRAPPER = re.compile(
     r"""^\s*(?:
-        (?:hi|hello|hey|greetings|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|ok(?:ay)?)\b(?:\s+(?:there|all|everyone))?[\s,!.:;-]*
+        (?:hi|hiya|hello|hey|howdy|yo|greetings|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|ok(?:ay)?)\b(?:\s+(?:there|all|everyone))?[\s,!.:;-]*
       | (?:please\s+)?(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|pls\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
       | (?:please\s+)?(?:tell|show|give|explain\s+to|remind)\s+me\b[\s,:;-]*
       | (?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?(?:list|name|describe|explain|summari[sz]e|outline|enumerate|identify|mention)

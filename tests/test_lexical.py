@@ -411,6 +411,10 @@ def test_a_country_adjective_finds_the_country(pipeline: Pipeline) -> None:
     [
         ("Hi! How many weapons were seized?", "How many weapons were seized?"),
         ("Hey there, what does RATS do?", "what does RATS do?"),
+        # Every greeting small talk knows ("yo how many terorists…" kept "yo", and with it no "how many").
+        ("yo how many weapons were seized", "how many weapons were seized?"),
+        ("Howdy! who leads RATS?", "who leads RATS?"),
+        ("hiya, is Iran an observer", "is Iran an observer?"),
         ("Hello, could you please tell me how many weapons were seized", "how many weapons were seized?"),
         ("Please tell me: who leads the Executive Committee?", "who leads the Executive Committee?"),
         ("Do you know who the director is?", "who is the director?"),
