@@ -103,6 +103,11 @@ _ASKED_LAST = re.compile(
     re.I,
 )
 _WH_OPENING = re.compile(r"^\s*(what|which|who|whom|whose|where|why|how|when)\b", re.I)
+# "the next SCO summit", "the upcoming exercise": what a question asks the next of follows.
+_NEXT = re.compile(r"\b(?:next|upcoming|coming)\s+", re.I)
+_PAST_TENSE = re.compile(r"\b(?:was|were|did|had)\b", re.I)
+# A sentence that speaks of what is to come.
+_SPEAKS_OF_LATER = re.compile(r"\b(?:will|shall|going\s+to)\b", re.I)
 _RELATIVE_FUTURE = re.compile(
     r"\b(next|coming|upcoming) (year|month|week|summit|session)\b|\bsoon\b|\bnear future\b|\bby the end of\b", re.I
 )
@@ -178,6 +183,7 @@ class Reading(NamedTuple):
     about_interviewer: bool  # it asks what the interviewer asked (asks_about_interviewer)
     current_holder: bool = False  # it asks who holds a post now (rag.lexical.asks_current_holder)
     former_holder: bool = False  # it asks who held a post before (rag.lexical.asks_former_holder)
+    next_of: tuple[str, ...] = ()  # what it asks the next of, stemmed ("the next SCO summit": summit)
 
     @property
     def names(self) -> list[str]:
@@ -618,6 +624,33 @@ _COUNTING = re.compile(
 _IRREGULAR_PLURALS = frozenset("people men women children staff personnel police troops".split())  # noqa: SIM905
 
 
+def next_of(question: str) -> tuple[str, ...]:
+    """What a question asks the next of, stemmed: the common words (up to three, not names) after
+    "next", "upcoming" or "coming", up to a small word. "Which city will host the next SCO summit?"
+    → ("summit",). None for a question in the past tense ("Who was the next director after
+    Kasymov?" asks of an earlier one)."""
+    m = _NEXT.search(question)
+    if not m or _PAST_TENSE.search(question):
+        return ()
+    out: list[str] = []
+    for word in re.findall(r"[\w'’-]+|[^\w\s]", question[m.end() :])[:3]:
+        if not word[0].isalnum() or word.lower() in STOPWORDS:
+            break
+        if word.islower():
+            out.extend(content_terms(word))
+    return tuple(out)
+
+
+def earlier_one(text: str, asked: Sequence[str], published: int | None) -> bool:
+    """Whether `text` speaks of an earlier one of what a question asks the next of (`next_of`): it
+    names it, with dates only before the year its document was `published`, and says nothing of
+    what is to come. "…at the Ufa Summit in 2015…" is not the next SCO summit of a 2016 interview."""
+    if published is None or not asked or _SPEAKS_OF_LATER.search(text) or _RELATIVE_FUTURE.search(text):
+        return False
+    years = _years(text)
+    return bool(years) and all(y < published for y in years) and not set(asked).isdisjoint(content_terms(text))
+
+
 def counted_noun(question: str) -> str | None:
     """The noun a "how many" question counts, stemmed: the first plural among the (up to four)
     words after "how many" or "the number of". "How many member states does the SCO have?" →
@@ -878,6 +911,7 @@ class ExtractiveAnswerer:
             about_interviewer=asks_about_interviewer(query.text, self._about_interviewer),
             current_holder=asks_current_holder(query.text),
             former_holder=asks_former_holder(query.text),
+            next_of=next_of(query.text),
         )
 
     def _asked(self, query: Query) -> list[str]:
@@ -918,6 +952,11 @@ class ExtractiveAnswerer:
             # crimes…"; the interview names suicide bombers elsewhere, and counts none). A noun it
             # never uses may be a paraphrase of what is counted ("militants" for "150 terrorists").
             mismatch = counts(self._sentence_texts[best[0].key], reading.counted) is None
+        if not mismatch and best and reading.next_of:
+            # "Which city will host the next SCO summit?" is not answered by "…at the Ufa Summit in
+            # 2015…": what it asks the next of, dated before the document, is an earlier one.
+            key = best[0].key
+            mismatch = earlier_one(self._sentence_texts[key], reading.next_of, self.published.get(key.doc_id))
         title = kind.removeprefix(HOLDER) if kind and kind.startswith(HOLDER) else None
         if title and best and not mismatch and (named := [t for t in reading.names if not has_title(t, title)]):
             # A post of something the question names: "Who was in charge of it?" after a question
