@@ -1254,7 +1254,11 @@ class ExtractiveAnswerer:
         return self._led_by(self._opening(doc_id), vector, hits)
 
     def _led_by(self, positions: Sequence[int], vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
-        first = [Hit(self.index.chunks[i], float(np.asarray(self.index.dense.reconstruct(i)) @ vector), position=i) for i in positions]
+        # A passage put first scores as the best one found, so the hits stay best first by score.
+        first = [
+            Hit(self.index.chunks[i], hits[0].score if hits else float(np.asarray(self.index.dense.reconstruct(i)) @ vector), position=i)
+            for i in positions
+        ]
         taken = {h.position for h in first}
         return [*first, *(h for h in hits if h.position not in taken)][: max(len(hits), len(first))]
 
@@ -1289,9 +1293,11 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(keys[i])
             length += size
+        # The hits are led by the chunk of the closest sentence ("Who facilitated the interview?":
+        # the credit line's, not the standfirst's); the answer reads in document order.
+        positions = list(dict.fromkeys(self.index.sentence_chunks[self.index.sentence_row[k]][0] for k in chosen))
         chosen.sort(key=lambda k: k.start)
         answer = quoted([self._cite(n, k, vector) for n, k in enumerate(chosen, 1)], full_stops=True)
-        positions = list(dict.fromkeys(self.index.sentence_chunks[self.index.sentence_row[k]][0] for k in chosen))
         return answer, self._led_by(positions, vector, hits)
 
     def definition(self, acronym: str, vector: np.ndarray) -> Answer:

@@ -182,8 +182,16 @@ class Pipeline:
         return hits, self.extractive.analyse(query, vector, hits)
 
     def search(self, query: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
+        """The passages `ask` reads for the question, best first: those hybrid retrieval finds, a
+        chunk that holds a name asked about among the first three (`ExtractiveAnswerer.anchor`), and
+        for a question about the document itself ("Who conducted this interview?", "What is the
+        interview about?") its passages that answer it first."""
         self._check_question(query, "query")
-        return self.retriever.retrieve(query, top_k, history)
+        history = tuple(history)
+        read, vector, hits, _ = self._retrieve(query, history, top_k)
+        if about := self._about_document(query, read, history, vector, hits):
+            return about[1][: len(hits)]
+        return hits
 
     def ask(
         self,

@@ -1342,6 +1342,26 @@ def test_an_llm_asked_who_made_the_interview_reads_those_sentences_first(pipelin
     assert len({h.position for h in led}) == len(led)
 
 
+def test_search_finds_the_passages_ask_reads_for_a_question_about_the_interview(pipeline: Pipeline) -> None:
+    # /search took the plain hybrid ranking: "Which news agency was the interview given to?" had
+    # the standfirst fourth, while /ask's answer (and an LLM) read it first. Now both read the same
+    # passages, led by the chunk whose sentence about the document is closest to the question
+    # ("Who facilitated the interview?": the credit line's), and still best first by score.
+    for question, line in (("Who facilitated the interview?", "Interview facilitated by"), ("Who conducted this interview?", "interview to TASS")):
+        hits = pipeline.search(question, 5)
+        assert len(hits) == 5 and len({h.position for h in hits}) == 5
+        assert any(line in h.chunk.text for h in hits[:2]), question
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert "Interview facilitated by" in pipeline.search("Who facilitated the interview?", 5)[0].chunk.text
+    standfirst = next(i for i, c in enumerate(pipeline.index.chunks) if "interview to TASS" in c.text)
+    plain = [h.position for h in pipeline._retrieve("Which news agency was the interview given to?", (), 5)[2]]
+    assert standfirst not in plain[:2]  # what the ranking alone gives
+    assert standfirst in [h.position for h in pipeline.search("Which news agency was the interview given to?", 5)[:2]]
+    # Any other question is searched as before.
+    question = "What did the Xiaomen-2015 exercise result in?"
+    assert [h.position for h in pipeline.search(question, 5)] == [h.position for h in pipeline._retrieve(question, (), 5)[2]]
+
+
 def _article(embedder: Embedder, tmp_path: Path, text: str) -> Pipeline:
     """A pipeline over one plain article, without the interview."""
     settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": text}, with_interview=False), index_dir=tmp_path / "index")
