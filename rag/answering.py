@@ -248,6 +248,7 @@ SENTENCE_FEATURES = (
     "specifics",  # share of the question's numbers and names in the sentence (0 unless weighted)
     "length",  # log(1 + distinct words)
     "repeated",  # 1 when an earlier answer quoted the sentence (and it holds little of the follow-up's own words)
+    "nearby",  # 1 when a follow-up's sentence is in the answer the previous answer quoted from
 )
 
 
@@ -264,6 +265,7 @@ SENTENCE_WEIGHT_SETTINGS = (
     ("answer_w_specifics", 1),
     ("answer_w_length", 1),
     ("answer_repeat_penalty", -1),
+    ("answer_w_nearby", 1),
 )
 
 
@@ -553,6 +555,10 @@ class SentenceFacts(NamedTuple):
         """A question, otherwise quotable: it answers what the interviewer asked."""
         return self.question and not self.unquotable
 
+
+# A citation marker in an answer: "… [1] … [2]".
+_MARKER = re.compile(r"\s*\[\d+\]\s*")
+_LEAD_IN_END = re.compile(r"[.:]\s+")
 
 # The SentenceFacts field that says whether a sentence has what a question of each kind wants.
 _FACT_OF_KIND = {
@@ -1056,6 +1062,8 @@ class ExtractiveAnswerer:
         # A kind of answer the previous question did not ask for ("When exactly was it held?" after
         # "What is the Xiamen-2015 exercise?"): the sentence quoted for it may hold it after all.
         newly_asked = kind is not None and bool(query.context) and expected_type(query.context) != kind
+        # Where the conversation is: the interview's answers the previous answer quoted from.
+        nearby = self._quoted_sections(query.said[-1]) if query.context and query.said else frozenset()
         for (key, hit, rank), cos, row in zip(candidates, sentence_cos, rows, strict=True):
             sentence = self.texts[key.doc_id][key.start : key.end]
             facts = sentence_facts(sentence)
@@ -1087,6 +1095,7 @@ class ExtractiveAnswerer:
                     and not (newly_asked and typed)
                     and not counts(sentence, reading.counted)
                 ),
+                float(self._section_of(key) in nearby),
             )
             score = sum(weight * value for weight, value in zip(weights, features, strict=True))
             inside = hit.chunk.start <= key.start and key.end <= hit.chunk.end
@@ -1167,6 +1176,30 @@ class ExtractiveAnswerer:
         # Read in document order when the sentences come from the same document.
         chosen.sort(key=lambda c: (c.key.doc_id, c.key.start))
         return chosen
+
+    def _quoted_sections(self, said: str) -> frozenset[int]:
+        """The interview's answers (sections) that an earlier answer quoted a sentence from: its
+        pieces between citation markers, looked up as sentences ("… [1] … [2]"; a line given a full
+        stop in the answer without it). An LLM's own words match none."""
+        found = set()
+        for piece in _MARKER.split(said):
+            # Whole, or after what an answer puts before a quote ("ITOs: international terrorist
+            # organisations. The number of incidences…").
+            for start in [0, *(m.end() for m in _LEAD_IN_END.finditer(piece))]:
+                quote = piece[start:].strip()
+                if (key := self._keys_by_text.get(quote) or self._keys_by_text.get(quote.removesuffix("."))) is not None:
+                    found.add(self._section_of(key))
+                    break
+        return frozenset(found - {-1})
+
+    @cached_property
+    def _keys_by_text(self) -> dict[str, SentenceKey]:
+        """Each sentence's key by its text (the first, for a text printed twice); made when first
+        needed, for follow-ups only."""
+        out: dict[str, SentenceKey] = {}
+        for key, text in self._sentence_texts.items():
+            out.setdefault(text, key)
+        return out
 
     def _section_of(self, key: SentenceKey) -> int:
         """The interview question (section) whose answer the sentence is in; -1 outside every one."""

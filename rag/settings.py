@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     answer_w_specifics: float = 0.0
     answer_w_length: float = 0.131
     answer_repeat_penalty: float = 0.225
+    # A follow-up's sentence in the interview answer the previous answer quoted from (where the
+    # conversation is). Not fitted: the gold conversations carry no signal for it (the fit gives 0);
+    # set on the two chat sets (README, "Design decisions").
+    answer_w_nearby: float = 0.5
     # Abstention: a logistic score over evidence signals; below the threshold -> "does not say".
     # Weights calibrated on eval data by `python -m eval.calibrate` (see README).
     refuse_threshold: float = 0.37

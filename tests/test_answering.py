@@ -971,6 +971,41 @@ def test_a_follow_up_does_not_quote_the_previous_answer_again(pipeline: Pipeline
     assert not {c.quote for c in pipeline.ask(follow_up, history, mode="extractive").citations} & already
 
 
+def test_a_follow_up_leans_towards_the_answer_the_conversation_is_in(pipeline: Pipeline) -> None:
+    # "how does he feel about them" after the new Dialogue Partners got "…the European partners view
+    # our structure as one of the most successful regional platforms…", another answer of the
+    # interview; what he says of the Dialogue Partners ("We put a great deal of trust in the
+    # prospects of cooperation…") is in the answer the previous one quoted from.
+    first = pipeline.ask("Any new dialogue partners mentioned?", mode="extractive")
+    assert first.answerable and any("Dialogue Partners" in c.quote for c in first.citations)
+    history = (ChatTurn("user", "Any new dialogue partners mentioned?"), ChatTurn("assistant", first.answer))
+    answer = pipeline.ask("how does he feel about them", history, mode="extractive")
+    assert answer.answerable and "great deal of trust" in answer.answer
+    off = pipeline.configured(answer_w_nearby=0.0).ask("how does he feel about them", history, mode="extractive")
+    assert "great deal of trust" not in off.answer
+    # The mark is on the sentences of the answers quoted last, for a follow-up only, and costs
+    # exactly its weight.
+    column = SENTENCE_FEATURES.index("nearby")
+    _, evidence = pipeline.evidence("how does he feel about them", history)
+    marked = [s for s in evidence.scored if s.features[column] == 1.0]
+    assert marked and len(marked) < len(evidence.scored)
+    _, unmarked = pipeline.configured(answer_w_nearby=0.0).evidence("how does he feel about them", history)
+    before = {s.key: s.score for s in unmarked.scored}
+    for s in evidence.scored:
+        assert s.score == pytest.approx(before[s.key] + pipeline.settings.answer_w_nearby * s.features[column])
+    _, alone = pipeline.evidence("How does Sysoyev feel about the new Dialogue Partners?", history)
+    assert all(s.features[column] == 0.0 for s in alone.scored)  # no follow-up: asked on its own
+    # Where an answer quoted from: its quotes, whatever an answer put before one; not an LLM's words.
+    ex = pipeline.extractive
+    trust = next(k for k, t in ex._sentence_texts.items() if t.startswith("We put a great deal of trust"))
+    credit = next(k for k, t in ex._sentence_texts.items() if t.startswith("Interview facilitated by"))
+    quote = ex._sentence_texts[trust]
+    assert ex._quoted_sections(f"{quote} [1]") == {ex._section_of(trust)}
+    assert ex._quoted_sections(f"Dialogue Partners: Armenia and others. {quote} [1]") == {ex._section_of(trust)}
+    assert ex._quoted_sections("RATS trusts its new partners greatly [1].") == frozenset()
+    assert ex._quoted_sections(f"{ex._sentence_texts[credit]}. [1]") == {ex._section_of(credit)} - {-1}  # a full stop added
+
+
 def _ask_first(pipeline: Pipeline, question: str) -> tuple[Answer, tuple[ChatTurn, ...]]:
     """The extractive answer to `question`, and the history a follow-up to it carries."""
     answer = pipeline.ask(question, mode="extractive")
