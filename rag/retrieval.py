@@ -142,8 +142,12 @@ def asked_expansion(question: str) -> str | None:
     return _acronym_form(word)
 
 
-# "What is the SCO?", "What are ITOs?", "who's RATS": what an acronym is, asked and nothing more.
-_DEFINITION = re.compile(r"^\s*(?:what|who)(?:\s+(?:is|are)|['’]s)\s+(?:the\s+|an?\s+)?(?P<a>[a-z][a-z.&]*[a-z]\.?)\s*[?.!]*\s*$", re.IGNORECASE)
+# "What is the SCO?", "What are ITOs?", "who's RATS": what an acronym is, asked and nothing more;
+# "What is SCO RATS?" asks about RATS (the name's head), as "How would you describe SCO RATS?" does.
+_DEFINITION = re.compile(
+    r"^\s*(?:what|who)(?:\s+(?:is|are)|['’]s)\s+(?:the\s+|an?\s+)?(?:(?P<p>[a-z]{2,5})\s+)?(?P<a>[a-z][a-z.&]*[a-z]\.?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
 
 
 def asked_definition(question: str) -> str | None:
@@ -154,6 +158,8 @@ def asked_definition(question: str) -> str | None:
     m = _DEFINITION.match(question)
     if not m:
         return None
+    if (first := m.group("p")) and not (first.isupper() or question.islower()):
+        return None  # "What is Iran doing?": a word before it that is no acronym
     word = m.group("a").replace(".", "")
     if not (2 <= len(word) <= 8 and word.isalpha()) or word.lower() in STOPWORDS:
         return None

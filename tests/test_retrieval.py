@@ -163,6 +163,10 @@ def test_what_an_acronym_stands_for_is_quoted_where_the_interview_spells_it_out(
         ("What is terrorism?", None),  # too long for an acronym
         ("What is it?", None),
         ("What is the SCO celebrating?", None),
+        # An acronym before the word: the name's head is asked about ("SCO RATS" is RATS).
+        ("What is SCO RATS?", "RATS"),
+        ("what is the sco rats", "RATS"),
+        ("What is Iran doing?", None),
     ],
 )
 def test_a_question_asking_what_a_word_is_may_ask_about_an_acronym(asked: str, acronym: str | None) -> None:
@@ -178,6 +182,9 @@ def test_what_an_acronym_is_is_answered_by_the_sentence_that_spells_it_out(pipel
     answer = pipeline.ask("What is RATS?", mode="extractive")
     assert answer.answerable and len(answer.citations) == 1, answer.answer
     assert answer.citations[0].quote.startswith("RATS today, metaphorically speaking, is a framework"), answer.answer
+    # Asked by its whole name too ("What is SCO RATS?" got "And SCO RATS is no exception.").
+    for question in ("What is SCO RATS?", "what is sco rats"):
+        assert pipeline.ask(question, mode="extractive").citations[0].quote.startswith("RATS today, metaphorically speaking"), question
     # Neither: answered as any other question, not refused ("…SCO RATS is a…" says nothing of the SCO).
     for question in ("What is the CSTO?", "What is TASS?"):
         answer = pipeline.ask(question, mode="extractive")
