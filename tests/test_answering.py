@@ -40,6 +40,7 @@ from rag.answering import (
 )
 from rag.chunking import embedding_text
 from rag.embedding import Embedder
+from rag.index import SentenceKey
 from rag.lexical import content_terms, quantities, words
 from rag.pipeline import Pipeline
 from rag.retrieval import names_document
@@ -386,6 +387,24 @@ def test_why_answered_by_one_sentence_gets_the_sentence_after_it_too(pipeline: P
     # Nothing is added after the last sentence of an answer (a credit line gives no reason).
     last = next(c for c in pipeline.ask("Who are the new Dialogue Partners?", mode="extractive").citations if "Nepal" in c.quote)
     assert pipeline.extractive._reason_after(last, pipeline.retriever.query_vector(pipeline.retriever.query("why?"))) == []
+
+
+def test_a_question_asking_for_things_by_name_reads_on_to_the_sentence_that_names_them(pipeline: Pipeline) -> None:
+    # "what international organisations does RATS cooperate with?" got "…developing close
+    # cooperation with specialised international and regional organisations since… 2004…" alone,
+    # which restates it; the sentence after it names them, and is quoted too, however long.
+    for question in ("what international organisations does RATS cooperate with?", "Which international organisations does RATS cooperate with?"):
+        answer = pipeline.ask(question, mode="extractive")
+        assert len(answer.citations) == 2, question
+        first, second = answer.citations
+        assert "specialised international and regional organisations" in first.quote, question
+        assert "Interpol" in second.quote and "CSTO Secretariat" in second.quote, question
+        assert len(first.quote) + len(second.quote) > pipeline.settings.answer_max_chars
+        key = pipeline.extractive._next_sentence[SentenceKey(first.doc_id, first.start, first.end)]
+        assert (key.start, key.end) == (second.start, second.end)
+    # A sentence that names them already is enough: the one after it is not added.
+    answer = pipeline.ask("Who were Sysoyev's predecessors?", mode="extractive")
+    assert "Kasymov" in answer.citations[0].quote and not any("My task today" in c.quote for c in answer.citations)
 
 
 def test_a_question_naming_what_the_interview_names_is_not_off_topic_whatever_its_cosine(pipeline: Pipeline) -> None:
