@@ -641,7 +641,7 @@ _IRREGULAR_PLURALS = frozenset("people men women children staff personnel police
 def next_of(question: str) -> tuple[str, ...]:
     """What a question asks the next of, stemmed: the common words (up to three, not names) after
     "next", "upcoming" or "coming", up to a small word. "Which city will host the next SCO summit?"
-    → ("summit",). None for a question in the past tense ("Who was the next director after
+    → ("summit",). Nothing for a question in the past tense ("Who was the next director after
     Kasymov?" asks of an earlier one)."""
     m = _NEXT.search(question)
     if not m or _PAST_TENSE.search(question):
