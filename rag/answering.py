@@ -1103,7 +1103,7 @@ class ExtractiveAnswerer:
                     and not (newly_asked and typed)
                     and not counts(sentence, reading.counted)
                 ),
-                float(self._section_of(key) in nearby),
+                float(bool(nearby) and self._section_of(key) in nearby),
             )
             score = sum(weight * value for weight, value in zip(weights, features, strict=True))
             inside = hit.chunk.start <= key.start and key.end <= hit.chunk.end
@@ -1209,9 +1209,13 @@ class ExtractiveAnswerer:
             out.setdefault(text, key)
         return out
 
+    def _chunk_of(self, key: SentenceKey) -> int:
+        """The position of the first chunk that holds the sentence."""
+        return self.index.sentence_chunks[self.index.sentence_row[key]][0]
+
     def _section_of(self, key: SentenceKey) -> int:
         """The interview question (section) whose answer the sentence is in; -1 outside every one."""
-        return self.index.chunk_section[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
+        return self.index.chunk_section[self._chunk_of(key)]
 
     def _counts(self, candidate: ScoredSentence, counted: str) -> bool:
         """Whether the candidate sentence has a count of `counted` (see `counts`)."""
@@ -1305,7 +1309,7 @@ class ExtractiveAnswerer:
 
     def _interviewers(self, key: SentenceKey) -> bool:
         """Whether the sentence is the interviewer's (in a chunk of their questions)."""
-        return self.index.chunks[self.index.sentence_chunks[self.index.sentence_row[key]][0]].kind == "question"
+        return self.index.chunks[self._chunk_of(key)].kind == "question"
 
     def provenance(self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, list[Hit]] | None:
         """What "Who conducted this interview?" and "Which news agency was it given to?" ask: the
@@ -1336,7 +1340,7 @@ class ExtractiveAnswerer:
             length += size
         # The hits are led by the chunk of the closest sentence ("Who facilitated the interview?":
         # the credit line's, not the standfirst's); the answer reads in document order.
-        positions = list(dict.fromkeys(self.index.sentence_chunks[self.index.sentence_row[k]][0] for k in chosen))
+        positions = list(dict.fromkeys(self._chunk_of(k) for k in chosen))
         chosen.sort(key=lambda k: k.start)
         answer = quoted([self._cite(n, k, vector) for n, k in enumerate(chosen, 1)], full_stops=True)
         return answer, self._led_by(positions, vector, hits)
@@ -1493,13 +1497,9 @@ class ExtractiveAnswerer:
         the sentence after it in its answer when that one names them ("…with the UN Office for
         Drugs and Crime, the UN SC Counter-Terrorism Committee, the Interpol…"), however long: a
         list is quoted whole. None otherwise."""
-        after = self._next_sentence.get(SentenceKey(cited.doc_id, cited.start, cited.end))
-        if after is None:
+        if (after := self._quotable_after(cited)) is None:
             return []
         text = self._sentence_texts[after]
-        facts = sentence_facts(text)
-        if not facts.candidate or not facts.terminal:
-            return []
         asked = {w.lower() for t in self._specifics(query.full) for w in words(t)}
 
         def new_names(sentence: str) -> set[str]:
@@ -1515,14 +1515,19 @@ class ExtractiveAnswerer:
         so often gives the reason for what the first states ("Our European partners are also
         expressing their interest…" → "Noting the challenging regional situation…"); none when it
         ends its answer or would make the answer too long."""
-        after = self._next_sentence.get(SentenceKey(cited.doc_id, cited.start, cited.end))
-        if after is None:
-            return []
-        text = self._sentence_texts[after]
-        facts = sentence_facts(text)
-        if not facts.candidate or not facts.terminal or len(cited.quote) + len(text) > self.settings.answer_max_chars:
+        after = self._quotable_after(cited)
+        if after is None or len(cited.quote) + len(self._sentence_texts[after]) > self.settings.answer_max_chars:
             return []
         return [self._cite(2, after, vector)]
+
+    def _quotable_after(self, cited: Citation) -> SentenceKey | None:
+        """The sentence after a quoted one in its answer, when it may be quoted as a statement
+        (not a question, nor a headline); None at the end of an answer."""
+        after = self._next_sentence.get(SentenceKey(cited.doc_id, cited.start, cited.end))
+        if after is None:
+            return None
+        facts = sentence_facts(self._sentence_texts[after])
+        return after if facts.candidate and facts.terminal else None
 
     def _with_what_it_points_at(self, citations: Sequence[Citation], vector: np.ndarray) -> list[Citation]:
         """The citations, with the interviewer's sentence before a quoted sentence that points at
@@ -1553,7 +1558,7 @@ class ExtractiveAnswerer:
         of those the closest to the question; else None."""
         if not _POINTS_AT_QUESTION.search(self._sentence_texts.get(key, "")):
             return None
-        section = self.index.chunk_section[self.index.sentence_chunks[self.index.sentence_row[key]][0]]
+        section = self._section_of(key)
         asked = [
             k
             for position in self._section_chunks.get(section, [])  # none for a sentence outside every section
