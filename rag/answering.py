@@ -1298,10 +1298,31 @@ class ExtractiveAnswerer:
         as many as before: what an LLM reads for "What is the interview about?"."""
         return self._led_by(self._opening(doc_id), vector, hits)
 
+    def quoted_first(self, answer: Answer, vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
+        """`hits` led by the passages `answer` quotes, that of its best-scored quote first: the
+        sentence scorer reads more than the ranking does (the kind of answer asked for, what is
+        counted, the interviewer's question…), so the passage it quotes is the best one found.
+        A quote is led by the best-ranked hit that holds it, or else the first chunk that does.
+        `hits` as they are for a refusal."""
+        if not answer.answerable:
+            return list(hits)
+        positions: list[int] = []
+        for c in sorted(answer.citations, key=lambda c: -c.score):
+            holder = next((h.position for h in hits if h.chunk.doc_id == c.doc_id and h.chunk.start <= c.start and c.end <= h.chunk.end), None)
+            if holder is None and (row := self.index.sentence_row.get(SentenceKey(c.doc_id, c.start, c.end))) is not None:
+                holder = self.index.sentence_chunks[row][0]
+            if holder is not None:
+                positions.append(holder)
+        return self._led_by(list(dict.fromkeys(positions)), vector, hits)
+
     def _led_by(self, positions: Sequence[int], vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
-        # A passage put first scores as the best one found, so the hits stay best first by score.
+        # A passage put first scores as the best one found, so the hits stay best first by score;
+        # one that was among the hits keeps the ranks that found it.
+        found = {h.position: h for h in hits}
         first = [
-            Hit(self.index.chunks[i], hits[0].score if hits else float(np.asarray(self.index.dense.reconstruct(i)) @ vector), position=i)
+            dataclasses.replace(found[i], score=hits[0].score)
+            if i in found
+            else Hit(self.index.chunks[i], hits[0].score if hits else float(np.asarray(self.index.dense.reconstruct(i)) @ vector), position=i)
             for i in positions
         ]
         taken = {h.position for h in first}

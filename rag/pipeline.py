@@ -188,10 +188,14 @@ class Pipeline:
         interview about?") its passages that answer it first."""
         self._check_question(query, "query")
         history = tuple(history)
-        read, vector, hits, _ = self._retrieve(query, history, top_k)
+        wanted = top_k or self.settings.top_k
+        # Deep enough for the passages `ask` reads too: the first `top_k` of any deeper search.
+        read, vector, deeper, _ = self._retrieve(query, history, max(wanted, self.settings.top_k))
+        hits, asked = deeper[:wanted], deeper[: self.settings.top_k]
         if about := self._about_document(query, read, history, vector, hits):
             return about[1][: len(hits)]
-        return hits
+        answer, _ = self.extractive.answer(read, vector, asked)
+        return self.extractive.quoted_first(self._extractive(query, read, history, vector, asked, answer, None), vector, hits)
 
     def ask(
         self,
@@ -218,24 +222,7 @@ class Pipeline:
         if about := self._about_document(question, query, history, vector, hits):  # "What is the interview about?"
             extractive, hits = about
         elif not self._use_llm(mode):
-            plain = plain_question(question)
-            if len(parts := split_question(plain)) > 1:
-                extractive = self._answer_parts(parts, history, top_k)  # "How many…, and how many…?"
-            elif is_more_request(question) and (previous := _last_answer(history)):
-                extractive = self.extractive.continuation(previous, vector)  # "Tell me more"
-            elif acronym := asked_expansion(plain):
-                extractive = self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
-            elif (acronym := asked_definition(plain)) and (
-                (named := self.extractive.expansion(acronym, vector)).answerable
-                or (named := self.extractive.definition(acronym, vector)).answerable
-            ):
-                extractive = named  # "What is the SCO?": the sentence that names it, or says what it is
-            elif (acronym := asked_characterisation(plain, self._speaker)) and (
-                named := self.extractive.definition(acronym, vector)
-            ).answerable:
-                extractive = named  # "How does Sysoyev describe RATS?": the sentence that says what it is
-            elif asks_founding(plain) and (dated := self.extractive.founding(query, vector)) is not None:
-                extractive = dated  # "When was RATS set up?": the sentence that dates its inception
+            extractive = self._extractive(question, query, history, vector, hits, extractive, top_k)
         answer = extractive
         if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
             answer = dataclasses.replace(extractive, fallback_reason=OFF_TOPIC)
@@ -312,6 +299,38 @@ class Pipeline:
         yield StreamEvent("done", answer=final)
 
     # ---------------------------------------------------------------- internals
+
+    def _extractive(
+        self,
+        question: str,
+        query: Query,
+        history: Sequence[ChatTurn],
+        vector: np.ndarray,
+        hits: list[Hit],
+        answer: Answer,
+        top_k: int | None,
+    ) -> Answer:
+        """The extractive answer `ask` gives without an LLM, `answer` (the answer from the
+        passages) unless the question is one that is answered its own way."""
+        plain = plain_question(question)
+        if len(parts := split_question(plain)) > 1:
+            return self._answer_parts(parts, history, top_k)  # "How many…, and how many…?"
+        if is_more_request(question) and (previous := _last_answer(history)):
+            return self.extractive.continuation(previous, vector)  # "Tell me more"
+        if acronym := asked_expansion(plain):
+            return self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
+        if (acronym := asked_definition(plain)) and (
+            (named := self.extractive.expansion(acronym, vector)).answerable
+            or (named := self.extractive.definition(acronym, vector)).answerable
+        ):
+            return named  # "What is the SCO?": the sentence that names it, or says what it is
+        if (acronym := asked_characterisation(plain, self._speaker)) and (
+            named := self.extractive.definition(acronym, vector)
+        ).answerable:
+            return named  # "How does Sysoyev describe RATS?": the sentence that says what it is
+        if asks_founding(plain) and (dated := self.extractive.founding(query, vector)) is not None:
+            return dated  # "When was RATS set up?": the sentence that dates its inception
+        return answer
 
     def _answer_parts(self, parts: Sequence[str], history: Sequence[ChatTurn], top_k: int | None) -> Answer:
         """A question that asks several, answered one part at a time: each part is searched on its

@@ -119,6 +119,16 @@ def test_search(client: httpx.Client, interview_text: str) -> None:
     assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
 
 
+def test_search_gives_first_the_passage_ask_quotes(client: httpx.Client) -> None:
+    # The ranking alone had the standfirst ("…Director of the SCO RATS…") first, the answer second.
+    question = "Who were the previous directors of SCO RATS?"
+    answer = client.post("/ask", json={"question": question, "mode": "extractive"}).json()
+    assert answer["answerable"] and answer["citations"]
+    best = max(answer["citations"], key=lambda c: c["score"])
+    first = client.post("/search", json={"query": question, "top_k": 5}).json()["results"][0]
+    assert first["chunk_id"] == best["chunk_id"] and first["start"] <= best["start"] and best["end"] <= first["end"]
+
+
 def test_document(client: httpx.Client, interview_text: str) -> None:
     body = client.get("/documents/sysoyev-interview").json()
     assert body["text"] == interview_text
