@@ -305,9 +305,10 @@ def _names_whole(text: str, name: str) -> bool:
 _ALL_WORDS = 0.99  # an IDF-weighted coverage of all the question's words (rounding aside)
 _WHY = re.compile(r"\s*(?:why|how\s+come|for\s+what\s+reason)\b", re.I)
 # A question that asks for things by name: "Which international organisations does RATS cooperate
-# with?", "What countries are observers?", "Who are its partners?".
+# with?", "What countries are observers?", "What are its partners?", "Who are its partners?".
 _WHICH_ONES = re.compile(
     r"\s*(?:(?:which|what)\s+(?:[\w’'-]+\s+){0,2}?[a-z]+[^s\W]s\s+(?:do|does|did|are|were|is|was|has|have|had|will|can|could)\b"
+    r"|(?:which|what)\s+(?:are|were)\s+(?:the|its|their)\s+(?:[\w’'-]+\s+){0,2}?[a-z]+[^s\W]s\b"
     r"|who\s+(?:are|were)\b)",
     re.I,
 )
@@ -1507,29 +1508,30 @@ class ExtractiveAnswerer:
         ]
         if _WHY.match(opening(query.text)) and len(citations) == 1:
             citations += self._reason_after(citations[0], vector)
-        elif _WHICH_ONES.match(opening(query.text)) and len(citations) == 1:
-            citations += self._list_after(citations[0], query, vector)
+        elif query.listing or _WHICH_ONES.match(opening(query.text)):
+            citations = self._listed(citations, query, vector)
         return quoted(self._with_what_it_points_at(citations, vector)), signals
 
-    def _list_after(self, cited: Citation, query: Query, vector: np.ndarray) -> list[Citation]:
+    def _listed(self, citations: list[Citation], query: Query, vector: np.ndarray) -> list[Citation]:
         """For a question that asks for things by name ("Which international organisations does
-        RATS cooperate with?") answered by one sentence that names none of them ("…developing
-        close cooperation with specialised international and regional organisations since… 2004"),
-        the sentence after it in its answer when that one names them ("…with the UN Office for
-        Drugs and Crime, the UN SC Counter-Terrorism Committee, the Interpol…"), however long: a
-        list is quoted whole. None otherwise."""
-        if (after := self._quotable_after(cited)) is None:
-            return []
-        text = self._sentence_texts[after]
+        RATS cooperate with?", "list a couple of those partners") answered by sentences that name
+        none of them ("…developing close cooperation with specialised international and regional
+        organisations since… 2004"): the best of them and the sentence after it in its answer,
+        when that one names them ("…with the UN Office for Drugs and Crime, the UN SC
+        Counter-Terrorism Committee, the Interpol…"), however long: a list is quoted whole. The
+        citations as they are otherwise."""
         asked = {w.lower() for t in self._specifics(query.full) for w in words(t)}
 
         def new_names(sentence: str) -> set[str]:
             return {w.lower() for t in specifics(sentence, self.names) if not t[:1].isdigit() for w in words(t) if len(w) > 1} - asked
 
-        first = new_names(cited.quote)
-        if len(first) >= _NAMES_IN_A_LIST or len(new_names(text) - first) < _NAMES_IN_A_LIST:
-            return []
-        return [self._cite(2, after, vector)]
+        named = set().union(*(new_names(c.quote) for c in citations))
+        if len(named) >= _NAMES_IN_A_LIST:
+            return citations
+        for cited in sorted(citations, key=lambda c: -c.score):
+            if (after := self._quotable_after(cited)) is not None and len(new_names(self._sentence_texts[after]) - named) >= _NAMES_IN_A_LIST:
+                return [dataclasses.replace(cited, n=1), self._cite(2, after, vector)]
+        return citations
 
     def _reason_after(self, cited: Citation, vector: np.ndarray) -> list[Citation]:
         """For a "Why…?" answered by one sentence, the sentence after it in its answer, which

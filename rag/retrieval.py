@@ -498,6 +498,24 @@ def plain_question(question: str) -> str:
     return text
 
 
+# A request for things by name: "List the organisations…", "can you name those partners?"; not
+# "Name of the exercise?" (the noun).
+_LIST_REQUEST = re.compile(
+    r"(?:please\s+)?(?:(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+|pls\s+)?)?(?:list|name|enumerate)\b(?!\s+of\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_for_list(question: str) -> bool:
+    """Whether the message asks for things to be listed ("list the observer states", "Hi, can you
+    name a couple of those partners?"): its request verb is taken off what is searched
+    (plain_question), so this is read from the message as written, past greetings."""
+    text = " ".join(question.split())
+    while (m := _WRAPPER.match(text)) and m.end() > 0 and not _LIST_REQUEST.match(text):
+        text = text[m.end() :]
+    return bool(_LIST_REQUEST.match(text))
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """What is actually searched: the question, plus context from the conversation when needed."""
@@ -505,6 +523,7 @@ class Query:
     text: str
     context: str  # the previous user question, when the question leans on it; else ""
     said: tuple[str, ...] = ()  # the assistant's earlier answers in this conversation
+    listing: bool = False  # the message asks for things to be listed (asks_for_list)
 
     @property
     def full(self) -> str:
@@ -525,9 +544,10 @@ def build_query(question: str, history: Sequence[ChatTurn] = (), rewrite: Callab
     previous = fix(plain_question(next((t.content for t in reversed(history) if t.role == "user" and t.content.strip()), "")))
     said = tuple(t.content for t in history if t.role == "assistant" and t.content.strip())
     # As asked too: "And in 2014, how many…?" opens like a follow-up before its clause is moved.
+    listing = asks_for_list(asked)
     if previous and (is_follow_up(question) or bool(_FOLLOW_UP_OPENERS.match(asked))):
-        return Query(question, previous, said)
-    return Query(question, "", said)
+        return Query(question, previous, said, listing)
+    return Query(question, "", said, listing)
 
 
 # A word after which a name is an object: "before Sysoyev" is "before him".

@@ -408,6 +408,31 @@ def test_a_question_asking_for_things_by_name_reads_on_to_the_sentence_that_name
     assert "Kasymov" in answer.citations[0].quote and not any("My task today" in c.quote for c in answer.citations)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "list the international organisations RATS cooperates with",  # "list" is taken off what is searched
+        "Hi, could you name the international organisations RATS cooperates with?",
+        "what are the international organisations RATS cooperates with?",
+    ],
+)
+def test_a_request_to_list_things_reads_on_to_the_sentence_that_names_them(pipeline: Pipeline, question: str) -> None:
+    # These got the sentence that restates the question alone, as "Which…?" did before it read on.
+    answer = pipeline.ask(question, mode="extractive")
+    assert [("specialised international" in c.quote, "Interpol" in c.quote) for c in answer.citations] == [(True, False), (False, True)]
+
+
+def test_a_follow_up_asking_to_list_them_gets_the_list(pipeline: Pipeline) -> None:
+    # The answer before it quotes two sentences, neither naming a partner; the list follows the
+    # best of them. It got "…a wide partner network…" and "Our European partners…" again.
+    history: list[ChatTurn] = []
+    for question in ("what did sysoyev say the last 10-15 years showed", "so what's RATS done about it"):
+        history += [ChatTurn("user", question), ChatTurn("assistant", pipeline.ask(question, history, mode="extractive").answer)]
+    answer = pipeline.ask("list a couple of those partners", history, mode="extractive")
+    assert "partner network" in answer.citations[0].quote
+    assert "Interpol" in answer.citations[1].quote and len(answer.citations) == 2
+
+
 def test_a_question_naming_what_the_interview_names_is_not_off_topic_whatever_its_cosine(pipeline: Pipeline) -> None:
     # "do they work with interpol": the opening "they" leaves MiniLM little to match (best cosine
     # .17, under the floor), yet every word of it, "interpol" too, is in the interview.

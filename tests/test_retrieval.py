@@ -22,9 +22,11 @@ from rag.retrieval import (
     asked_expansion,
     asks_document_date,
     asks_document_title,
+    asks_for_list,
     asks_founding,
     asks_overview,
     asks_provenance,
+    build_query,
     founds_a_body,
     fuse,
     is_more_request,
@@ -600,3 +602,22 @@ def test_a_sentence_about_the_document_names_it() -> None:
     assert names_document("Interview facilitated by Alexander Shashkov")
     assert names_document("He has told in its interview to TASS how successful it has been.")
     assert not names_document("The Executive Committee conducted the exercise.")
+
+
+@pytest.mark.parametrize(
+    ("message", "listing"),
+    [
+        ("list the observer states", True),
+        ("Hi, can you name a couple of those partners?", True),
+        ("please enumerate the members", True),
+        ("could u list them", True),
+        ("Name of the exercise?", False),  # the noun
+        ("Which partners does RATS have?", False),  # read from its opening instead
+        ("tell me the names of the partners", False),
+        ("listed organisations?", False),
+    ],
+)
+def test_a_request_to_list_things_is_read_from_the_message_as_written(message: str, listing: bool) -> None:
+    assert asks_for_list(message) is listing
+    assert build_query(message).listing is listing
+
