@@ -1299,22 +1299,40 @@ class ExtractiveAnswerer:
         as many as before: what an LLM reads for "What is the interview about?"."""
         return self._led_by(self._opening(doc_id), vector, hits)
 
-    def quoted_first(self, answer: Answer, vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
-        """`hits` led by the passages `answer` quotes, that of its best-scored quote first: the
-        sentence scorer reads more than the ranking does (the kind of answer asked for, what is
-        counted, the interviewer's question…), so the passage it quotes is the best one found.
-        A quote is led by the best-ranked hit that holds it, or else the first chunk that does.
-        `hits` as they are for a refusal."""
-        if not answer.answerable:
-            return list(hits)
-        positions: list[int] = []
-        for c in sorted(answer.citations, key=lambda c: -c.score):
-            holder = next((h.position for h in hits if h.chunk.doc_id == c.doc_id and h.chunk.start <= c.start and c.end <= h.chunk.end), None)
-            if holder is None and (row := self.index.sentence_row.get(SentenceKey(c.doc_id, c.start, c.end))) is not None:
-                holder = self.index.sentence_chunks[row][0]
-            if holder is not None:
-                positions.append(holder)
-        return self._led_by(list(dict.fromkeys(positions)), vector, hits)
+    def reranked(self, answer: Answer, evidence: Evidence, hits: Sequence[Hit], read: int) -> list[Hit]:
+        """`hits` in the order the sentence scorer puts them, as it reads more than the ranking
+        does (the kind of answer asked for, what is counted, the interviewer's question…): first
+        the passages `answer` quotes, that of its best-scored quote first (a quote is led by the
+        best-ranked hit that holds it, or else by the first chunk that does); then the other
+        passages the answer was drawn from (the first `read` hits), by the best score `evidence`
+        gives a sentence they hold; then the rest in the ranking's order. Each place keeps the
+        score of the hit that was there, so the results stay best first by score."""
+        quoted: list[int] = []
+        if answer.answerable:
+            for c in sorted(answer.citations, key=lambda c: -c.score):
+                holder = next((h.position for h in hits if h.chunk.doc_id == c.doc_id and h.chunk.start <= c.start and c.end <= h.chunk.end), None)
+                if holder is None and (row := self.index.sentence_row.get(SentenceKey(c.doc_id, c.start, c.end))) is not None:
+                    holder = self.index.sentence_chunks[row][0]
+                if holder is not None and holder not in quoted:
+                    quoted.append(holder)
+        answered_from = {h.position for h in hits[:read]}
+        best: dict[int, float] = {}
+        for scored in evidence.scored:
+            if (row := self.index.sentence_row.get(scored.key)) is not None:
+                for position in self.index.sentence_chunks[row]:
+                    if position in answered_from:
+                        best[position] = max(scored.score, best.get(position, scored.score))
+        found = {h.position: h for h in hits}
+        rest = [h.position for h in hits if h.position not in quoted]
+        weighed = sorted((i for i in rest if i in best), key=lambda i: -best[i])  # stable: ties keep their rank
+        order = [*quoted, *weighed, *(i for i in rest if i not in best)][: max(len(hits), len(quoted))]
+        scores = [h.score for h in hits] or [0.0]
+        return [
+            dataclasses.replace(found[i], score=scores[min(n, len(scores) - 1)])
+            if i in found
+            else Hit(self.index.chunks[i], scores[min(n, len(scores) - 1)], position=i)
+            for n, i in enumerate(order)
+        ]
 
     def _led_by(self, positions: Sequence[int], vector: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
         # A passage put first scores as the best one found, so the hits stay best first by score;
@@ -1498,10 +1516,15 @@ class ExtractiveAnswerer:
         return Evidence(tuple(scored), tuple(chosen), self.signals(reading, hits, scored, chosen))
 
     def answer(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, EvidenceSignals]:
+        answer, evidence = self.answer_with_evidence(query, vector, hits)
+        return answer, evidence.signals
+
+    def answer_with_evidence(self, query: Query, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, Evidence]:
+        """The answer and everything weighed for it (`analyse`)."""
         evidence = self.analyse(query, vector, hits)
         signals = evidence.signals
         if not evidence.chosen or signals.refuses(self.settings):
-            return refusal(), signals
+            return refusal(), evidence
         citations = [
             Citation(n, c.key.doc_id, c.chunk_id, c.key.start, c.key.end, self.texts[c.key.doc_id][c.key.start : c.key.end], round(c.score, 4))
             for n, c in enumerate(evidence.chosen, 1)
@@ -1510,7 +1533,7 @@ class ExtractiveAnswerer:
             citations += self._reason_after(citations[0], vector)
         elif query.listing or _WHICH_ONES.match(opening(query.text)):
             citations = self._listed(citations, query, vector)
-        return quoted(self._with_what_it_points_at(citations, vector)), signals
+        return quoted(self._with_what_it_points_at(citations, vector)), evidence
 
     def _listed(self, citations: list[Citation], query: Query, vector: np.ndarray) -> list[Citation]:
         """For a question that asks for things by name ("Which international organisations does

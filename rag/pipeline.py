@@ -185,7 +185,10 @@ class Pipeline:
         """The passages `ask` reads for the question, best first: those hybrid retrieval finds, a
         chunk that holds a name asked about among the first three (`ExtractiveAnswerer.anchor`), and
         for a question about the document itself ("Who conducted this interview?", "What is the
-        interview about?") its passages that answer it first."""
+        interview about?") its passages that answer it first. Any other question's passages come
+        in the order its extractive answer puts them (`ExtractiveAnswerer.reranked`): those it
+        quotes, then the others it was drawn from by the best score it gave a sentence of theirs, then
+        the rest."""
         self._check_question(query, "query")
         history = tuple(history)
         wanted = top_k or self.settings.top_k
@@ -194,8 +197,15 @@ class Pipeline:
         hits, asked = deeper[:wanted], deeper[: self.settings.top_k]
         if about := self._about_document(query, read, history, vector, hits):
             return about[1][: len(hits)]
-        answer, _ = self.extractive.answer(read, vector, asked)
-        return self.extractive.quoted_first(self._extractive(query, read, history, vector, asked, answer, None), vector, hits)
+        answer, evidence = self.extractive.answer_with_evidence(read, vector, asked)
+        answer = self._extractive(query, read, history, vector, asked, answer, None)
+        return self.extractive.reranked(answer, evidence, hits, len(asked))
+
+    def ranking(self, query: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
+        """The passages retrieval alone finds for the question, best first (hybrid, or as
+        configured, with the name anchor): what `search` and `ask` start from."""
+        self._check_question(query, "query")
+        return self._retrieve(query, tuple(history), top_k)[2]
 
     def ask(
         self,

@@ -1427,17 +1427,13 @@ def test_search_finds_the_passages_ask_reads_for_a_question_about_the_interview(
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert "Interview facilitated by" in pipeline.search("Who facilitated the interview?", 5)[0].chunk.text
     standfirst = next(i for i, c in enumerate(pipeline.index.chunks) if "interview to TASS" in c.text)
-    plain = [h.position for h in pipeline._retrieve("Which news agency was the interview given to?", (), 5)[2]]
+    plain = [h.position for h in pipeline.ranking("Which news agency was the interview given to?", 5)]
     assert standfirst not in plain[:2]  # what the ranking alone gives
     assert standfirst in [h.position for h in pipeline.search("Which news agency was the interview given to?", 5)[:2]]
-    # A question the interview does not answer is searched as before.
-    question = "What is the capital of France?"
-    assert not pipeline.ask(question, mode="extractive").answerable
-    assert [h.position for h in pipeline.search(question, 5)] == [h.position for h in pipeline._retrieve(question, (), 5)[2]]
 
 
-def _holds(hit_chunk_start: int, hit_chunk_end: int, citation: Citation) -> bool:
-    return hit_chunk_start <= citation.start and citation.end <= hit_chunk_end
+def _holds(hit_chunk_start: int, hit_chunk_end: int, span: Citation | SentenceKey) -> bool:
+    return hit_chunk_start <= span.start and span.end <= hit_chunk_end
 
 
 def test_search_is_led_by_the_passages_the_answer_quotes(pipeline: Pipeline) -> None:
@@ -1445,33 +1441,39 @@ def test_search_is_led_by_the_passages_the_answer_quotes(pipeline: Pipeline) -> 
     first for "Who were the previous directors of SCO RATS?", while the answer quotes "My esteemed
     predecessors including Mr. V.T.Kasymov…": the sentence scorer reads more than the ranking (the
     kind of answer asked for, what is counted, the interviewer's question). /search now gives first
-    the passage of the answer's best-scored quote, then those of its other quotes, then the rest in
-    their order, best first by score, no passage twice."""
+    the passage of the answer's best-scored quote, then those of its other quotes, then the other
+    passages the answer was drawn from by the best score it gave a sentence of theirs, best first
+    by score, no passage twice. A refusal quotes nothing: its passages are in the scorer's order."""
     gold = [json.loads(line) for line in Path("eval/gold.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    moved = 0
+    moved = reordered = refused = 0
     for question in (item["question"] for item in gold):
         answer = pipeline.ask(question, mode="extractive")
         hits = pipeline.search(question, 5)
         assert len(hits) == 5 and len({h.position for h in hits}) == 5, question
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True), question
-        plain = pipeline._retrieve(question, (), 5)[2]
-        if not answer.answerable or pipeline._about_document(question, pipeline.retriever.query(question), (), pipeline.retriever.query_vector(pipeline.retriever.query(question)), plain):
+        query = pipeline.retriever.query(question)
+        vector = pipeline.retriever.query_vector(query)
+        plain = pipeline.ranking(question, 5)
+        if pipeline._about_document(question, query, (), vector, plain):
             continue
-        best = max(answer.citations, key=lambda c: c.score)
-        assert _holds(hits[0].chunk.start, hits[0].chunk.end, best), question
         # Each quote is led by the best-ranked passage that holds it (one of two overlapping ones).
-        holders = [
-            next((h.position for h in plain if _holds(h.chunk.start, h.chunk.end, c)), None)
-            for c in sorted(answer.citations, key=lambda c: -c.score)
-        ]
+        quotes = sorted(answer.citations, key=lambda c: -c.score) if answer.answerable else []
+        holders = [next((h.position for h in plain if _holds(h.chunk.start, h.chunk.end, c)), None) for c in quotes]
         if None in holders:
             continue  # a quote from outside the passages found: led by a chunk of the index
         lead = list(dict.fromkeys(holders))
         assert [h.position for h in hits[: len(lead)]] == lead, question
-        rest = [h.position for h in plain if h.position not in lead]
-        assert [h.position for h in hits[len(lead) :]] == rest[: 5 - len(lead)], question  # then the rest, in order
-        moved += not _holds(plain[0].chunk.start, plain[0].chunk.end, best)
-    assert moved >= 5  # questions whose best quote the ranking alone did not put first
+        assert {h.position for h in hits} == {h.position for h in plain}, question  # the same passages
+        # Then the others by the best score the answer gave a sentence they hold.
+        scored = pipeline.extractive.analyse(query, vector, plain).scored
+        best = {h.position: max((s.score for s in scored if _holds(h.chunk.start, h.chunk.end, s.key)), default=None) for h in plain}
+        rest = [best[h.position] for h in hits[len(lead) :]]
+        weighed = [b for b in rest if b is not None]
+        assert rest[: len(weighed)] == weighed == sorted(weighed, reverse=True), question
+        moved += bool(quotes) and not _holds(plain[0].chunk.start, plain[0].chunk.end, quotes[0])
+        reordered += [h.position for h in hits[len(lead) :]] != [p for p in (h.position for h in plain) if p not in lead]
+        refused += not answer.answerable
+    assert moved >= 5 and reordered >= 5 and refused >= 10  # what the ranking alone did not give
 
 
 def _article(embedder: Embedder, tmp_path: Path, text: str) -> Pipeline:

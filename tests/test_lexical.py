@@ -68,8 +68,8 @@ def test_both_spellings_give_the_same_terms() -> None:
 def test_an_american_spelling_finds_the_british_text(pipeline: Pipeline) -> None:
     # The interview writes "organisations"; BM25 alone has no other way to match "organizations".
     bm25 = pipeline.configured(retrieval="bm25")
-    us = bm25.search("Which regional organizations does the Executive Committee work with?")
-    uk = bm25.search("Which regional organisations does the Executive Committee work with?")
+    us = bm25.ranking("Which regional organizations does the Executive Committee work with?")
+    uk = bm25.ranking("Which regional organisations does the Executive Committee work with?")
     assert [h.chunk.chunk_id for h in us] == [h.chunk.chunk_id for h in uk]
     assert [h.score for h in us] == pytest.approx([h.score for h in uk])
 
@@ -400,10 +400,10 @@ def test_a_country_adjective_finds_the_country(pipeline: Pipeline) -> None:
     # The interview writes "Afghanistan" and "Belarus"; BM25 alone has no other way to match.
     bm25 = pipeline.configured(retrieval="bm25")
     for adjective, country in (("Afghan", "Afghanistan"), ("Belarusian", "Belarus")):
-        by_adjective = [(h.chunk.chunk_id, h.score) for h in bm25.search(f"{adjective} authorities")]
-        by_country = [(h.chunk.chunk_id, h.score) for h in bm25.search(f"{country} authorities")]
+        by_adjective = [(h.chunk.chunk_id, h.score) for h in bm25.ranking(f"{adjective} authorities")]
+        by_country = [(h.chunk.chunk_id, h.score) for h in bm25.ranking(f"{country} authorities")]
         assert by_adjective == by_country
-        assert any(country in h.chunk.text for h in bm25.search(adjective))
+        assert any(country in h.chunk.text for h in bm25.ranking(adjective))
 
 
 @pytest.mark.parametrize(
@@ -595,8 +595,8 @@ def test_the_interviewee_is_no_search_term(pipeline: Pipeline) -> None:
     assert pipeline.retriever.query(attributed).text.lower() == plain.lower()
     assert [c.quote for c in pipeline.ask(attributed).citations] == [c.quote for c in pipeline.ask(plain).citations]
     bm25 = pipeline.configured(retrieval="bm25")
-    named = [h.chunk.chunk_id for h in bm25.search("What does Sysoyev say about the Xiaomen-2015 exercise?")]
-    assert named == [h.chunk.chunk_id for h in bm25.search("What does he say about the Xiaomen-2015 exercise?")]
+    named = [h.chunk.chunk_id for h in bm25.ranking("What does Sysoyev say about the Xiaomen-2015 exercise?")]
+    assert named == [h.chunk.chunk_id for h in bm25.ranking("What does he say about the Xiaomen-2015 exercise?")]
     # A retriever that is not told who the interviewee is searches his name like any other word.
     blind = Retriever(pipeline.index, pipeline.embedder, bm25.settings)
     assert [h.chunk.chunk_id for h in blind.retrieve("What does Sysoyev say about the Xiaomen-2015 exercise?")] != named
