@@ -40,7 +40,9 @@ async def ask(body: AskRequest, pipeline: PipelineDep) -> dict[str, object]:
 
 @router.post("/search", response_model=SearchResponse, tags=["answers"])
 def search(body: SearchRequest, pipeline: PipelineDep) -> SearchResponse:
-    """The passages hybrid retrieval finds for a query, best first."""
+    """The passages `/ask` reads for a query, best first: those its extractive answer quotes,
+    then the others it was drawn from as it weighed them, then the rest of the ranking. Each
+    score is that of the ranking's passage at that place, so scores never rise down the list."""
     hits = pipeline.search(body.query, body.top_k)
     return SearchResponse(
         results=[
