@@ -192,14 +192,15 @@ class Pipeline:
         self._check_question(query, "query")
         history = tuple(history)
         wanted = top_k or self.settings.top_k
-        # Deep enough for the passages `ask` reads too: the first `top_k` of any deeper search.
+        # Deep enough for the passages `ask` reads too (the first `top_k` of any deeper search), so
+        # fewer results are the first of more.
         read, vector, deeper, _ = self._retrieve(query, history, max(wanted, self.settings.top_k))
-        hits, asked = deeper[:wanted], deeper[: self.settings.top_k]
-        if about := self._about_document(query, read, history, vector, hits):
-            return about[1][: len(hits)]
+        asked = deeper[: self.settings.top_k]
+        if about := self._about_document(query, read, history, vector, deeper[:wanted]):
+            return about[1][:wanted]
         answer, evidence = self.extractive.answer_with_evidence(read, vector, asked)
         answer = self._extractive(query, read, history, vector, asked, answer, None)
-        return self.extractive.reranked(answer, evidence, hits, len(asked))
+        return self.extractive.reranked(answer, evidence, deeper, len(asked))[:wanted]
 
     def ranking(self, query: str, top_k: int | None = None, history: Sequence[ChatTurn] = ()) -> list[Hit]:
         """The passages retrieval alone finds for the question, best first (hybrid, or as

@@ -1476,6 +1476,16 @@ def test_search_is_led_by_the_passages_the_answer_quotes(pipeline: Pipeline) -> 
     assert moved >= 5 and reordered >= 5 and refused >= 10  # what the ranking alone did not give
 
 
+def test_fewer_search_results_are_the_first_of_more(pipeline: Pipeline) -> None:
+    # The answer that orders them is drawn from the first five passages whatever is asked for:
+    # with top_k 1 its quote was led by another chunk holding it than with top_k 5.
+    gold = [json.loads(line) for line in Path("eval/gold.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    for question in (item["question"] for item in gold[::3]):
+        more = [(h.position, h.score) for h in pipeline.search(question, 10)]
+        for k in (1, 3, 5):
+            assert [(h.position, h.score) for h in pipeline.search(question, k)] == more[:k], (question, k)
+
+
 def _article(embedder: Embedder, tmp_path: Path, text: str) -> Pipeline:
     """A pipeline over one plain article, without the interview."""
     settings = get_settings(corpus_dir=make_corpus(tmp_path, {"wind.txt": text}, with_interview=False), index_dir=tmp_path / "index")
