@@ -36,6 +36,8 @@ ROWS: list[tuple[str, str, Callable[[float | int | None], str]]] = [
     ("hit@5", "hit_at_5", _ratio),
     ("MRR@10", "mrr_at_10", _ratio),
     ("nDCG@5", "ndcg_at_5", _ratio),
+    ("hit@3, ranking alone", "ranking_hit_at_3", _ratio),
+    ("MRR@10, ranking alone", "ranking_mrr_at_10", _ratio),
     ("key accuracy", "key_accuracy", _ratio),
     ("F1", "f1", _ratio),
     ("EM", "em", _ratio),

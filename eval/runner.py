@@ -26,7 +26,7 @@ from eval.gold import (
     load_conversations,
     load_gold,
 )
-from eval.targets import EndpointError, HttpTarget, PipelineTarget, Target
+from eval.targets import EndpointError, HttpTarget, PipelineTarget, Retrieved, Target
 from rag.errors import RagError
 from rag.types import Answer, ChatTurn, Mode
 
@@ -72,6 +72,8 @@ class ItemResult:
     f1: float
     em: float
     relevance: list[bool]  # per search result, top 10; empty for unanswerable items
+    # The same for the ranking alone, before the answer orders it (None: the target cannot show it).
+    ranking_relevance: list[bool] | None
     n_gold_spans: int
     citations: list[CitationResult]
     latency_ms: float
@@ -131,6 +133,9 @@ class Summary:
     hit_at_5: float | None
     mrr_at_10: float | None
     ndcg_at_5: float | None
+    # hit@3 and MRR@10 of the ranking alone, before the answer orders /search (None over HTTP).
+    ranking_hit_at_3: float | None
+    ranking_mrr_at_10: float | None
     key_accuracy: float | None
     f1: float | None
     em: float | None
@@ -219,9 +224,15 @@ def evaluate_item(target: Target, item: GoldItem, config: RunConfig, docs: _Docu
     # Ask first: a search before it would warm the query-embedding cache and flatter the latency.
     answer, latency = _timed_ask(target, item.question, (), config)
     relevance: list[bool] = []
+    ranking_relevance: list[bool] | None = []
+
+    def relevant(hits: Sequence[Retrieved]) -> list[bool]:
+        return [h.doc_id == item.doc_id and m.overlaps_any(m.TextSpan(h.start, h.end), gold) for h in hits]
+
     if item.answerable:
-        hits = target.search(item.question, RETRIEVAL_DEPTH)
-        relevance = [h.doc_id == item.doc_id and m.overlaps_any(m.TextSpan(h.start, h.end), gold) for h in hits]
+        relevance = relevant(target.search(item.question, RETRIEVAL_DEPTH))
+        ranked = target.ranking(item.question, RETRIEVAL_DEPTH)
+        ranking_relevance = None if ranked is None else relevant(ranked)
     plain = m.strip_markers(answer.answer)
     return ItemResult(
         id=item.id,
@@ -238,6 +249,7 @@ def evaluate_item(target: Target, item: GoldItem, config: RunConfig, docs: _Docu
         f1=m.token_f1(plain, item.answer) if item.answerable else 0.0,
         em=m.exact_match(plain, item.answer) if item.answerable else 0.0,
         relevance=relevance,
+        ranking_relevance=ranking_relevance,
         n_gold_spans=len(gold),
         citations=_citation_results(answer, item.doc_id, gold, item.keys, docs),
         latency_ms=latency,
@@ -296,6 +308,7 @@ def summarize(
 ) -> Summary:
     answerable = [r for r in items if r.gold_answerable]
     rel = [r.relevance for r in answerable]
+    ranked = None if any(r.ranking_relevance is None for r in answerable) else [r.ranking_relevance or [] for r in answerable]
     # Citation quality is judged where a citation can be right: answered, answerable questions.
     support = [[c.supports for c in r.citations] for r in answerable if r.answerable]
     refusals = m.refusal_scores([r.gold_answerable for r in items], [not r.answerable for r in items])
@@ -306,6 +319,8 @@ def summarize(
         hit_at_5=m.mean([m.hit_at_k(x, 5) for x in rel]),
         mrr_at_10=m.mean([m.reciprocal_rank(x, 10) for x in rel]),
         ndcg_at_5=m.mean([m.ndcg_at_k(r.relevance, r.n_gold_spans, 5) for r in answerable]),
+        ranking_hit_at_3=None if ranked is None else m.mean([m.hit_at_k(x, 3) for x in ranked]),
+        ranking_mrr_at_10=None if ranked is None else m.mean([m.reciprocal_rank(x, 10) for x in ranked]),
         key_accuracy=m.mean([1.0 if r.keys_ok else 0.0 for r in answerable]),
         f1=m.mean([r.f1 for r in answerable]),
         em=m.mean([r.em for r in answerable]),

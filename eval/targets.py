@@ -31,6 +31,10 @@ class Retrieved:
 class Target(Protocol):
     def search(self, query: str, top_k: int) -> list[Retrieved]: ...
 
+    def ranking(self, query: str, top_k: int) -> list[Retrieved] | None:
+        """The ranking alone, before the answer orders it; None where it cannot be seen (HTTP)."""
+        ...
+
     def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: Mode) -> Answer: ...
 
     def document_text(self, doc_id: str) -> str: ...
@@ -46,6 +50,12 @@ class PipelineTarget:
         return [
             Retrieved(h.chunk.doc_id, h.chunk.chunk_id, h.chunk.start, h.chunk.end, h.score)
             for h in self.pipeline.search(query, top_k=top_k)
+        ]
+
+    def ranking(self, query: str, top_k: int) -> list[Retrieved] | None:
+        return [
+            Retrieved(h.chunk.doc_id, h.chunk.chunk_id, h.chunk.start, h.chunk.end, h.score)
+            for h in self.pipeline.ranking(query, top_k=top_k)
         ]
 
     def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: Mode) -> Answer:
@@ -94,6 +104,9 @@ class HttpTarget:
             ]
         except (KeyError, TypeError, ValueError) as exc:
             raise EndpointError(f"POST /search: malformed result ({exc!r})") from exc
+
+    def ranking(self, query: str, top_k: int) -> list[Retrieved] | None:
+        return None  # the API serves /search only: the ranking after the answer has ordered it
 
     def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: Mode) -> Answer:
         body: dict[str, Any] = {

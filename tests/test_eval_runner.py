@@ -27,14 +27,20 @@ from rag.pipeline import Pipeline
 
 
 def _item(
-    id: str, gold_answerable: bool, answerable: bool, keys_ok: bool, relevance: list[bool], supports: list[bool]
+    id: str,
+    gold_answerable: bool,
+    answerable: bool,
+    keys_ok: bool,
+    relevance: list[bool],
+    supports: list[bool],
+    ranking: list[bool] | None = None,
 ) -> ItemResult:
     return ItemResult(
         id=id, type="factual" if gold_answerable else "unanswerable", question=f"{id}?",
         gold_answerable=gold_answerable, expected="167" if gold_answerable else "", keys=[["167"]],
         answer="167 crimes [1]" if answerable else "The interview does not say.", answerable=answerable,
         backend="extractive", fallback_reason=None, keys_ok=keys_ok, f1=0.5 if keys_ok else 0.0, em=0.0,
-        relevance=relevance, n_gold_spans=1,
+        relevance=relevance, ranking_relevance=relevance if ranking is None else ranking, n_gold_spans=1,
         citations=[CitationResult(1, "d", 0, 1, "x", s, True) for s in supports], latency_ms=10.0 * len(id),
     )  # fmt: skip
 
@@ -65,6 +71,23 @@ def test_summarize_known_results() -> None:
     assert (s.n_items, s.n_answerable, s.n_followups) == (5, 3, 1)
     result = RunResult(RunConfig("t", "hybrid", "extractive", None), s, items, [follow])
     assert [r.id for r in result.misses()] == ["bb", "ccc", "eeeee"]
+
+
+def test_the_ranking_alone_is_summarised_beside_search() -> None:
+    # /search is ordered by the answer; the ranking before it is summarised on its own, and not
+    # at all when the target cannot show it (over HTTP).
+    items = [
+        _item("a", True, True, True, [True, False], [True], ranking=[False, False, False, True]),  # rank 4
+        _item("bb", True, True, True, [True], [True], ranking=[False, True]),  # rank 2
+        _item("c", False, False, False, [], [], ranking=[]),
+    ]
+    s = summarize(items, [], extra_latencies=[], extra_violations=0)
+    assert s.hit_at_3 == 1.0 and s.mrr_at_10 == 1.0
+    assert s.ranking_hit_at_3 == pytest.approx(1 / 2) and s.ranking_mrr_at_10 == pytest.approx((1 / 4 + 1 / 2) / 2)
+    unseen = [dataclasses.replace(items[0], ranking_relevance=None), items[1], items[2]]
+    s = summarize(unseen, [], extra_latencies=[], extra_violations=0)
+    assert s.ranking_hit_at_3 is None and s.ranking_mrr_at_10 is None
+    assert "ranking alone" in report.summary_table([RunResult(RunConfig("t", "hybrid", "extractive", None), s, unseen, [])])
 
 
 def test_thresholds_floors_and_ceilings(tmp_path: Path) -> None:
@@ -158,6 +181,11 @@ def test_run_in_process(pipeline: Pipeline, sample: list[GoldItem], sample_conve
     # f04 asks for the sentence with "167" in almost its own words: retrieval must find it.
     f04 = next(r for r in result.items if r.id == "f04")
     assert any(f04.relevance[:5])
+    # In-process, the ranking before the answer orders it is measured too: the same passages.
+    assert result.summary.ranking_hit_at_3 is not None and result.summary.ranking_mrr_at_10 is not None
+    for item in result.items:
+        assert item.ranking_relevance is not None and len(item.ranking_relevance) == len(item.relevance)
+        assert sorted(item.ranking_relevance) == sorted(item.relevance), item.id
 
 
 def test_endpoint_matches_in_process(
@@ -171,6 +199,8 @@ def test_endpoint_matches_in_process(
         (r.answer, r.answerable, r.relevance) for r in local.items
     ]
     assert [f.answer for f in remote.followups] == [f.answer for f in local.followups]
+    # Over HTTP only /search is seen: the ranking before the answer orders it is not.
+    assert remote.summary.ranking_hit_at_3 is None and local.summary.ranking_hit_at_3 is not None
 
 
 def test_main_over_http_with_thresholds(live_server: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
