@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from rag.types import Answer, ChatTurn, Citation, Mode
+from rag.types import Answer, ChatTurn, Citation, Hit, Mode
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -47,22 +47,20 @@ class PipelineTarget:
         self.pipeline = pipeline
 
     def search(self, query: str, top_k: int) -> list[Retrieved]:
-        return [
-            Retrieved(h.chunk.doc_id, h.chunk.chunk_id, h.chunk.start, h.chunk.end, h.score)
-            for h in self.pipeline.search(query, top_k=top_k)
-        ]
+        return _retrieved(self.pipeline.search(query, top_k=top_k))
 
     def ranking(self, query: str, top_k: int) -> list[Retrieved] | None:
-        return [
-            Retrieved(h.chunk.doc_id, h.chunk.chunk_id, h.chunk.start, h.chunk.end, h.score)
-            for h in self.pipeline.ranking(query, top_k=top_k)
-        ]
+        return _retrieved(self.pipeline.ranking(query, top_k=top_k))
 
     def ask(self, question: str, history: Sequence[ChatTurn], top_k: int | None, mode: Mode) -> Answer:
         return self.pipeline.ask(question, history=tuple(history), top_k=top_k, mode=mode)
 
     def document_text(self, doc_id: str) -> str:
         return self.pipeline.documents[doc_id].text
+
+
+def _retrieved(hits: Sequence[Hit]) -> list[Retrieved]:
+    return [Retrieved(h.chunk.doc_id, h.chunk.chunk_id, h.chunk.start, h.chunk.end, h.score) for h in hits]
 
 
 class EndpointError(RuntimeError):
