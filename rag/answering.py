@@ -1131,15 +1131,16 @@ class ExtractiveAnswerer:
         first = scored[0]
         rest = list(scored[: s.answer_max_sentences + 2])
         opens = False  # whether the first sentence only says yes or no, and the next says how
-        if counted is not None and not self._counts(first, counted):
+        counting = counted is not None and self._counts(first, counted)  # the first counts the noun asked
+        if counted is not None and not counting:
             # "How many terrorists…?" of a noun the interview uses: a close sentence that counts
             # it ("150 terrorists were liquidated…") leads, and those above it give way, rather
             # than a best that counts something else ("…averted 167 terrorist and extremist crimes").
             at = next((i for i, c in enumerate(scored) if c.score >= first.score - s.answer_margin and self._counts(c, counted)), None)
             if at is not None:
-                first = scored[at]
+                first, counting = scored[at], True
                 rest = list(scored[at : at + s.answer_max_sentences + 2])
-        if counted is not None and self._counts(first, counted):
+        if counting:
             # Nor does a sentence that names the noun but counts something else join it.
             rest = [c for c in rest if counts(self._sentence_texts[c.key], counted) is not False]
         if yes_no:
@@ -1210,9 +1211,15 @@ class ExtractiveAnswerer:
             out.setdefault(text, key)
         return out
 
+    def _holders(self, key: SentenceKey) -> list[int]:
+        """The positions of the chunks that hold the sentence, in index order; none for a span
+        that is no sentence of the index."""
+        row = self.index.sentence_row.get(key)
+        return self.index.sentence_chunks[row] if row is not None else []
+
     def _chunk_of(self, key: SentenceKey) -> int:
         """The position of the first chunk that holds the sentence."""
-        return self.index.sentence_chunks[self.index.sentence_row[key]][0]
+        return self._holders(key)[0]
 
     def _section_of(self, key: SentenceKey) -> int:
         """The interview question (section) whose answer the sentence is in; -1 outside every one."""
@@ -1310,18 +1317,16 @@ class ExtractiveAnswerer:
         quoted: list[int] = []
         if answer.answerable:
             for c in sorted(answer.citations, key=lambda c: -c.score):
-                holder = next((h.position for h in hits if h.chunk.doc_id == c.doc_id and h.chunk.start <= c.start and c.end <= h.chunk.end), None)
-                if holder is None and (row := self.index.sentence_row.get(SentenceKey(c.doc_id, c.start, c.end))) is not None:
-                    holder = self.index.sentence_chunks[row][0]
-                if holder is not None and holder not in quoted:
-                    quoted.append(holder)
+                if holders := self._holders(SentenceKey(c.doc_id, c.start, c.end)):
+                    holder = next((h.position for h in hits if h.position in holders), holders[0])
+                    if holder not in quoted:
+                        quoted.append(holder)
         answered_from = {h.position for h in hits[:read]}
         best: dict[int, float] = {}
         for scored in evidence.scored:
-            if (row := self.index.sentence_row.get(scored.key)) is not None:
-                for position in self.index.sentence_chunks[row]:
-                    if position in answered_from:
-                        best[position] = max(scored.score, best.get(position, scored.score))
+            for position in self._holders(scored.key):
+                if position in answered_from:
+                    best[position] = max(scored.score, best.get(position, scored.score))
         found = {h.position: h for h in hits}
         rest = [h.position for h in hits if h.position not in quoted]
         weighed = sorted((i for i in rest if i in best), key=lambda i: -best[i])  # stable: ties keep their rank
