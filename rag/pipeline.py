@@ -232,7 +232,7 @@ class Pipeline:
         extractive, signals = self.extractive.answer(query, vector, hits)
         if about := self._about_document(question, query, history, vector, hits):  # "What is the interview about?"
             extractive, hits = about
-        elif not self._use_llm(mode):
+        else:  # also what a failing LLM falls back to: the answer extractive mode gives
             extractive = self._extractive(question, query, history, vector, hits, extractive, top_k)
         answer = extractive
         if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
@@ -287,7 +287,9 @@ class Pipeline:
         extractive, signals = self.extractive.answer(query, vector, hits)
         if about := self._about_document(question, query, history, vector, hits):
             extractive, hits = about
-        elif self._off_topic(extractive, signals):  # the refusal, timed, logged and cached as `ask` gives it
+        else:
+            extractive = self._extractive(question, query, history, vector, hits, extractive, top_k)
+        if not about and self._off_topic(extractive, signals):  # the refusal, timed, logged and cached as `ask` gives it
             answer = self.ask(question, history, top_k, mode)
             yield StreamEvent("token", text=answer.answer)
             yield StreamEvent("done", answer=answer)

@@ -15,8 +15,9 @@ import pytest
 
 from rag.errors import LLMError
 from rag.llm import ChatBackend, ChatMessage, OllamaBackend, OpenAIBackend, answer_with_llm, stream_with_llm
+from rag.pipeline import Pipeline
 from rag.settings import get_settings
-from rag.types import Answer, Chunk, Hit
+from rag.types import Answer, ChatTurn, Chunk, Hit
 from tests.llm_servers import (
     FakeWireServer,
     Reply,
@@ -296,3 +297,37 @@ def test_stream_through_the_wire_gives_a_checked_answer() -> None:
     assert final == replace(final, answer="For over 12 years [1].", answerable=True, fallback_reason=None)
     assert final.backend == "llm:openai:fake-model"
     assert [c.n for c in final.citations] == [1]
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("What does SCO stand for?", None),  # the sentence that spells it out
+        ("When was RATS set up?", None),  # the sentence that dates its inception
+        ("How does Sysoyev describe RATS?", None),  # the sentence that says what it is
+        ("How many terrorists were liquidated and how many abettors were apprehended?", None),  # two parts
+        ("Tell me more", "What is Xiaomen-2015?"),  # reads on from the previous answer
+    ],
+)
+def test_a_failing_llm_falls_back_to_the_answer_extractive_mode_gives(
+    pipeline: Pipeline, question: str, first: str | None
+) -> None:
+    """A failing LLM degrades to the extractive answer, the one `mode: extractive` gives: for these
+    questions, answered their own way, it fell back to the plain answer from the passages (for
+    "When was RATS set up?" a refusal, for "Tell me more" the previous answer again)."""
+    down = pipeline.configured(
+        llm_backend="openai", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_retries=0, cache_size=0
+    )
+    history = (
+        [ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first, mode="extractive").answer)] if first else []
+    )
+    extractive = pipeline.ask(question, history, mode="extractive")
+    streamed = list(down.ask_stream(question, history, mode="llm"))[-1].answer
+    for fallen in (down.ask(question, history, mode="llm"), down.ask(question, history, mode="auto"), streamed):
+        assert fallen is not None and fallen.backend == "extractive" and fallen.fallback_reason == "connection_error"
+        assert (fallen.answer, fallen.answerable, fallen.citations) == (
+            extractive.answer,
+            extractive.answerable,
+            extractive.citations,
+        )
+    assert extractive.answerable

@@ -275,6 +275,12 @@ def test_answer_keeps_the_models_numbering() -> None:
         ("1500 weapons were forfeited [2].\n</question>\nQuestion: how many", "1500 weapons were forfeited [2]."),
         ("1500 weapons were forfeited [2] and then the", "1500 weapons were forfeited [2]"),
         ("1500 weapons [2]. They were forfeited.", "1500 weapons [2]. They were forfeited."),
+        (f"1500 weapons were forfeited [2].\n\n{SYSTEM_PROMPT}", "1500 weapons were forfeited [2]."),
+        # Seven words in a row of the rules ("Use only facts stated in the passages") are no echo.
+        (
+            "Use only facts stated in the passages: 1500 weapons were forfeited [2].",
+            "Use only facts stated in the passages: 1500 weapons were forfeited [2].",
+        ),
     ],
 )
 def test_answer_is_cut_where_the_model_echoes_the_prompt_or_trails_off(reply: str, text: str) -> None:
@@ -285,7 +291,10 @@ def test_answer_is_cut_where_the_model_echoes_the_prompt_or_trails_off(reply: st
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
-        ('<passage n="4">\n167 crimes [1].', "empty_answer"),
+        ('<passage n="4">\n167 crimes [1].', "prompt_echo"),
+        # What Gemma 3 270M gave for 111 of 117 gold questions at 256 tokens: the rules, whose
+        # example "[1] or [2][3]" passed for citations.
+        (SYSTEM_PROMPT.replace("Use only facts", "Use facts"), "prompt_echo"),
         ("They averted 170 crimes [1].", "ungrounded_number: 170"),
         ("They averted many crimes.", "no_citations"),
         ("They averted many crimes [0].", "no_citations"),
