@@ -7,7 +7,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, 
 
 from api.app import STATIC_DIR, create_app
 from rag.embedding import Embedder
+from rag.llm import ChatMessage
+from rag.llm.prompt import SYSTEM_PROMPT
 from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, get_settings
 from tests.conftest import ARTIFACTS, LiveServer, free_port, make_corpus, start_server
@@ -258,7 +260,9 @@ def test_tell_me_more_continues_the_answer_on_the_page(
 
 
 @pytest.mark.browser
-def test_small_talk_gets_a_plain_reply_not_the_refusal_style(open_tab: Callable[..., Tab], live_server: LiveServer) -> None:
+def test_small_talk_gets_a_plain_reply_not_the_refusal_style(
+    open_tab: Callable[..., Tab], live_server: LiveServer
+) -> None:
     tab = open_tab(live_server)
     reply = ask(tab.page, "Hi!")
     expect(reply.locator(".answer")).to_contain_text("Ask me anything about the interview")
@@ -434,6 +438,44 @@ def test_llm_answer_streams_in_and_is_replaced_by_the_checked_answer(
     expect(cite).to_have_count(1)
     cite.click()
     expect(tab.page.locator("#panel-passage mark")).to_have_count(1)
+    tab.check_clean()
+
+
+class FixedReplyBackend(ScriptedChatBackend):
+    """A fake chat backend that always gives one reply (a real model gives these on no demand)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def reply(self, messages: Sequence[ChatMessage]) -> str:
+        return self.text
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("reply", "note"),
+    [
+        (
+            "They averted 9999 crimes [1].",
+            "stated a number the passages it cited do not have (ungrounded_number: 9999)",
+        ),
+        (SYSTEM_PROMPT, "repeated its instructions instead of answering (prompt_echo)"),
+    ],
+)
+def test_a_rejected_llm_answer_says_why_on_the_page(
+    pipeline: Pipeline, start: Callable[..., LiveServer], open_tab: Callable[..., Tab], reply: str, note: str
+) -> None:
+    """ "ungrounded_number: 9999" read as a reason unknown to the page, which said "The language
+    model was not used" of an answer it wrote and the grounding check turned down."""
+    llm = Pipeline(
+        pipeline.settings, pipeline.embedder, pipeline.index, pipeline.documents, llm=FixedReplyBackend(reply)
+    )
+    tab = open_tab(start(create_app(pipeline=llm)))
+    answer = ask(tab.page, QUESTION)
+    expect(answer.locator(".note--fallback")).to_contain_text(note)
+    expect(answer.locator(".note--fallback")).not_to_contain_text("not used")
+    expect(answer.locator(".backend")).to_contain_text("extractive")
+    expect(answer.locator(".answer")).not_to_contain_text("9999")
     tab.check_clean()
 
 

@@ -17,7 +17,12 @@
     malformed_response: "The language model sent a malformed reply",
     stream_interrupted: "The language model’s reply was cut off",
     empty_answer: "The language model gave an empty reply",
+    prompt_echo: "The language model repeated its instructions instead of answering",
+    no_citations: "The language model’s answer cited no passage of the interview",
     ungrounded: "The language model’s answer was not supported by the interview",
+    ungrounded_number: "The language model stated a number the passages it cited do not have",
+    ungrounded_name: "The language model stated a name the passages it cited do not have",
+    unsafe_output: "The language model’s answer held a link or an image",
     no_passages: "No passages fit the language model’s context",
     off_topic: "The question is about nothing in the interview, and the language model was not asked",
   };
@@ -185,8 +190,9 @@
   }
 
   function describeFallback(reason) {
-    const known = FALLBACK_REASONS[reason];
-    const why = known ? `${known} (${reason})` : `The language model was not used (${reason})`;
+    // "ungrounded_number: 170": the kind of reason, then what it found.
+    const known = FALLBACK_REASONS[reason.split(":")[0]];
+    const why = known ? `${known} (${reason})` : `The language model’s answer was not used (${reason})`;
     return `${why}, so this answer was extracted directly from the interview.`;
   }
 
