@@ -338,6 +338,39 @@ def test_stream_yields_tokens_then_one_answer() -> None:
     assert [c.n for c in final.citations] == [2]
 
 
+def test_stream_stops_reading_where_the_reply_echoes_the_prompt() -> None:
+    """Gemma 3 270M streamed its rules for all 256 tokens (about 13 s) before the reply fell back;
+    the stream is closed once eight words in a row of them have come."""
+    read: list[str] = []
+    closed: list[bool] = []
+
+    class Echoing(ScriptedBackend):
+        def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, deadline: float) -> Iterator[str]:
+            try:
+                for piece in super().stream(messages, max_tokens=max_tokens, deadline=deadline):
+                    read.append(piece)
+                    yield piece
+            finally:
+                closed.append(True)
+
+    reply = f"1500 weapons were forfeited [2]. {SYSTEM_PROMPT}"
+    *tokens, final = stream_with_llm("Weapons?", [], HITS, Echoing(reply), SETTINGS, fallback)
+    assert (
+        isinstance(final, Answer)
+        and final.answer == "1500 weapons were forfeited [2]."
+        and final.fallback_reason is None
+    )
+    assert (
+        "".join(str(t) for t in tokens)
+        == "".join(read)
+        == "1500 weapons were forfeited [2]. " + " ".join(SYSTEM_PROMPT.split(" ")[:8]) + " "
+    )
+    assert closed == [True]
+    *_, echoed = stream_with_llm("Weapons?", [], HITS, Echoing(SYSTEM_PROMPT), SETTINGS, fallback)
+    assert isinstance(echoed, Answer) and echoed.fallback_reason == "prompt_echo"
+    assert len(read) == 5 + 8 + 8  # the first reply's five pieces and eight of the rules, then eight alone
+
+
 def test_stream_ungrounded_ends_with_the_fallback() -> None:
     items = list(stream_with_llm("Weapons?", [], HITS, ScriptedBackend("1600 weapons [2]."), SETTINGS, fallback))
     final = items[-1]

@@ -142,6 +142,7 @@ def stream_with_llm(
     The pieces are the raw reply, shown while it is written; the final Answer replaces it:
     cleaned citations, or the fallback (with `fallback_reason`) if the stream failed or the
     finished answer is not grounded. Send pieces as token events and the Answer as `done`.
+    Once the reply starts echoing the prompt, the stream is closed: what follows would be cut.
     """
     started = time.perf_counter()
     prompt = _prompt(question, history, hits, settings)
@@ -150,13 +151,20 @@ def stream_with_llm(
         return
     deadline = time.monotonic() + settings.llm_deadline
     pieces: list[str] = []
+    stream = backend.stream(prompt.messages, max_tokens=settings.llm_max_tokens, deadline=deadline)
     try:
-        for piece in backend.stream(prompt.messages, max_tokens=settings.llm_max_tokens, deadline=deadline):
+        for piece in stream:
             pieces.append(piece)
             yield piece
+            if _echo_start("".join(pieces)) is not None:
+                break  # the rest is the prompt again, cut off anyway: stop the model here
     except LLMError as exc:
         log.warning("LLM stream failed, using the fallback: %s", exc)
         yield fallback(exc.reason)
         return
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # a generator's close ends its request, and the server stops generating
     elapsed = (time.perf_counter() - started) * 1000
     yield finish_answer("".join(pieces), hits[: prompt.n_passages], backend_label(backend, settings), elapsed, fallback)
