@@ -101,7 +101,16 @@ class AskResponse(BaseModel):
     answerable: bool
     citations: list[CitationOut]
     backend: str
-    fallback_reason: str | None
+    fallback_reason: str | None = Field(
+        description=(
+            "Null for an LLM's checked answer, or an extractive answer asked for. Otherwise why no LLM "
+            "answer is given: `llm_not_configured`, `off_topic`, `small_talk`; the backend failed: "
+            "`connection_error`, `timeout`, `http_error`, `malformed_response`, `stream_interrupted`, "
+            "`empty_answer`, `no_passages`; or its reply was turned down: `prompt_echo`, `no_citations`, "
+            "`ungrounded_number: <number>`, `ungrounded_name: <name>`, `unsafe_output: link`. "
+            "The answer is then the extractive one."
+        )
+    )
     timings_ms: dict[str, float]
 
 

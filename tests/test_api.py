@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
+from api.app import STATIC_DIR
+from rag.llm.base import REASONS
+from rag.pipeline import LLM_NOT_CONFIGURED, OFF_TOPIC, SMALL_TALK
 from tests.conftest import LiveServer
 
 
@@ -44,7 +49,12 @@ def test_off_topic_question_is_refused(client: httpx.Client) -> None:
 
 def test_small_talk_gets_a_reply_not_a_quote_or_a_refusal(client: httpx.Client) -> None:
     # "hi" got "The interview does not say."; "Thanks, that was helpful about RATS." got a quote.
-    for said, reply in (("hi", "Hello!"), ("Thanks, that was helpful about RATS.", "You're welcome."), ("bye", "Goodbye!"), ("who are you?", "I answer questions")):
+    for said, reply in (
+        ("hi", "Hello!"),
+        ("Thanks, that was helpful about RATS.", "You're welcome."),
+        ("bye", "Goodbye!"),
+        ("who are you?", "I answer questions"),
+    ):
         body = client.post("/ask", json={"question": said}).json()
         assert body["answer"].startswith(reply) and body["answerable"] is False and body["citations"] == [], body
         assert body["fallback_reason"] == "small_talk" and body["backend"] == "extractive"
@@ -186,6 +196,35 @@ def test_openapi_docs(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     assert {"/ask", "/search", "/health", "/documents/{doc_id}"} <= set(spec["paths"])
+
+
+# Every `fallback_reason` the server gives: the backends' errors, the pipeline's own, and the
+# answerer's (rag/llm/answerer.py, rag/llm/grounding.py), by their kind before any colon.
+FALLBACK_REASONS = sorted(
+    REASONS
+    | {
+        LLM_NOT_CONFIGURED,
+        OFF_TOPIC,
+        SMALL_TALK,
+        "no_passages",
+        "prompt_echo",
+        "no_citations",
+        "ungrounded_number",
+        "ungrounded_name",
+        "unsafe_output",
+    }
+)
+
+
+def test_every_fallback_reason_is_documented_and_shown(client: httpx.Client) -> None:
+    """The OpenAPI description of `fallback_reason` and the page name each reason (the page
+    showed "ungrounded_number: 170" as a reason it did not know)."""
+    spec = client.get("/openapi.json").json()
+    described = spec["components"]["schemas"]["AskResponse"]["properties"]["fallback_reason"]["description"]
+    page = (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    for reason in FALLBACK_REASONS:
+        assert f"`{reason}" in described, reason
+        assert reason == SMALL_TALK or re.search(rf"^\s*{reason}: \"", page, re.MULTILINE), reason
 
 
 def test_server_is_real(live_server: LiveServer) -> None:
