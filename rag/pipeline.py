@@ -1,8 +1,8 @@
 """The pipeline: corpus + index + model + answerers, loaded once, asked many times.
 
-Pipeline.load(settings)      loads the index (building it when missing, stale or corrupt)
-pipeline.search(query)       hybrid retrieval -> hits
-pipeline.ask(question)       hits -> extractive (or LLM) answer with exact-span citations
+    Pipeline.load(settings)      loads the index (building it when missing, stale or corrupt)
+    pipeline.search(query)       hybrid retrieval -> hits
+    pipeline.ask(question)       hits -> extractive (or LLM) answer with exact-span citations
 """
 
 from __future__ import annotations
@@ -104,20 +104,10 @@ class Pipeline:
         interviewees = [d.interviewee for d in documents.values() if d.interviewee]
         # Words that name a document in "Sysoyev's interview", "the TASS piece": its interviewee's, its source's.
         self._document_names = frozenset(
-            w
-            for d in documents.values()
-            for w in words(f"{d.interviewee} {d.meta.get('source') or ''}")
-            if w not in STOPWORDS
+            w for d in documents.values() for w in words(f"{d.interviewee} {d.meta.get('source') or ''}") if w not in STOPWORDS
         )
         years = {doc.year for doc in documents.values()}
-        self.retriever = Retriever(
-            index,
-            embedder,
-            settings,
-            interviewees,
-            self._document_names,
-            next(iter(years)) if len(years) == 1 else None,
-        )
+        self.retriever = Retriever(index, embedder, settings, interviewees, self._document_names, next(iter(years)) if len(years) == 1 else None)
         self._speaker = voice_name(interviewees)  # "How does Sysoyev describe RATS?" asks for his own view
         self.extractive = ExtractiveAnswerer(
             index,
@@ -185,9 +175,7 @@ class Pipeline:
     def sections(self, doc_id: str) -> list[Section]:
         return document_sections(self.document(doc_id).text)
 
-    def evidence(
-        self, question: str, history: Sequence[ChatTurn] = (), top_k: int | None = None
-    ) -> tuple[list[Hit], Evidence]:
+    def evidence(self, question: str, history: Sequence[ChatTurn] = (), top_k: int | None = None) -> tuple[list[Hit], Evidence]:
         """What the extractive answerer sees and weighs for a question (for calibration and debugging)."""
         self._check_question(question, "question")
         query, vector, hits, _ = self._retrieve(question, tuple(history), top_k)
@@ -236,21 +224,12 @@ class Pipeline:
             return _from_cache(cached, began)
         if said := small_talk(question):  # "hi", "thanks!": nothing to search
             total = round((time.perf_counter() - began) * 1000, 3)
-            answer = Answer(
-                SMALL_TALK_REPLIES[said],
-                False,
-                (),
-                "extractive",
-                SMALL_TALK,
-                {"retrieve": 0.0, "generate": 0.0, "total": total},
-            )
+            answer = Answer(SMALL_TALK_REPLIES[said], False, (), "extractive", SMALL_TALK, {"retrieve": 0.0, "generate": 0.0, "total": total})
             self._log(question, (), answer, None)
             return answer
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         t0 = time.perf_counter()
-        extractive, signals, hits, about = self._answered(
-            question, query, history, vector, hits, top_k, self._use_llm(mode)
-        )
+        extractive, signals, hits, about = self._answered(question, query, history, vector, hits, top_k, self._use_llm(mode))
         answer = extractive
         if self._use_llm(mode) and not about and self._off_topic(extractive, signals):
             answer = dataclasses.replace(extractive, fallback_reason=OFF_TOPIC)
@@ -302,9 +281,7 @@ class Pipeline:
         history = tuple(history)
         query, vector, hits, t_retrieve = self._retrieve(question, history, top_k)
         extractive, signals, hits, about = self._answered(question, query, history, vector, hits, top_k, True)
-        if not about and self._off_topic(
-            extractive, signals
-        ):  # the refusal, timed, logged and cached as `ask` gives it
+        if not about and self._off_topic(extractive, signals):  # the refusal, timed, logged and cached as `ask` gives it
             answer = self.ask(question, history, top_k, mode)
             yield StreamEvent("token", text=answer.answer)
             yield StreamEvent("done", answer=answer)
@@ -312,12 +289,7 @@ class Pipeline:
         assert self.llm is not None
         final: Answer | None = None
         for item in stream_with_llm(
-            question,
-            history,
-            hits,
-            self.llm,
-            self.settings,
-            lambda reason: dataclasses.replace(extractive, fallback_reason=reason),
+            question, history, hits, self.llm, self.settings, lambda reason: dataclasses.replace(extractive, fallback_reason=reason)
         ):
             if isinstance(item, Answer):
                 final = item
@@ -326,12 +298,7 @@ class Pipeline:
         assert final is not None
         total = (time.perf_counter() - began) * 1000
         final = dataclasses.replace(
-            final,
-            timings_ms={
-                "retrieve": round(t_retrieve, 3),
-                "generate": round(total - t_retrieve, 3),
-                "total": round(total, 3),
-            },
+            final, timings_ms={"retrieve": round(t_retrieve, 3), "generate": round(total - t_retrieve, 3), "total": round(total, 3)}
         )
         self._log(question, hits, final, signals)
         yield StreamEvent("done", answer=final)
@@ -339,14 +306,7 @@ class Pipeline:
     # ---------------------------------------------------------------- internals
 
     def _answered(
-        self,
-        question: str,
-        query: Query,
-        history: Sequence[ChatTurn],
-        vector: np.ndarray,
-        hits: list[Hit],
-        top_k: int | None,
-        for_llm: bool,
+        self, question: str, query: Query, history: Sequence[ChatTurn], vector: np.ndarray, hits: list[Hit], top_k: int | None, for_llm: bool
     ) -> tuple[Answer, EvidenceSignals, list[Hit], bool]:
         """The answer extractive mode gives (also what a failing LLM falls back to), the signals
         it was weighed on, the passages an LLM reads, and whether the question is about the
@@ -357,12 +317,7 @@ class Pipeline:
         if about := self._about_document(question, query, history, vector, hits):
             return about[0], evidence.signals, about[1], True
         answer = self._extractive(question, query, history, vector, hits, answer, top_k)
-        return (
-            answer,
-            evidence.signals,
-            self.extractive.reranked(answer, evidence, hits, len(hits)) if for_llm else hits,
-            False,
-        )
+        return answer, evidence.signals, self.extractive.reranked(answer, evidence, hits, len(hits)) if for_llm else hits, False
 
     def _extractive(
         self,
@@ -432,10 +387,7 @@ class Pipeline:
             return refusal(), hits
         # A question that wants a date, a count, a language… asks something specific, not for the
         # gist ("What language is the interview in?", "When was the interview published?").
-        overview = (
-            asks_overview(question, opening=not history, names=self._document_names)
-            and expected_type(query.text) is None
-        )
+        overview = asks_overview(question, opening=not history, names=self._document_names) and expected_type(query.text) is None
         # Read as searched: greetings and wrappers gone, typos corrected ("who conducted the interveiw").
         if not overview and not asks_provenance(query.text, opening=not history, names=self._document_names):
             return None
@@ -460,9 +412,7 @@ class Pipeline:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise InputError(
-                f"{field} holds a character that is not valid Unicode (position {exc.start}); send UTF-8 text"
-            ) from None
+            raise InputError(f"{field} holds a character that is not valid Unicode (position {exc.start}); send UTF-8 text") from None
         if len(text) > self.settings.max_question_chars:
             raise InputError(
                 f"{field} is {len(text)} characters long; the limit is {self.settings.max_question_chars} "
@@ -477,9 +427,7 @@ class Pipeline:
     def _use_llm(self, mode: Mode) -> bool:
         return self.llm is not None and mode in ("llm", "auto")
 
-    def _llm_answer(
-        self, question: str, history: Sequence[ChatTurn], hits: list[Hit], extractive: Answer, mode: Mode
-    ) -> Answer:
+    def _llm_answer(self, question: str, history: Sequence[ChatTurn], hits: list[Hit], extractive: Answer, mode: Mode) -> Answer:
         from rag.llm.answerer import answer_with_llm
 
         assert self.llm is not None

@@ -111,10 +111,9 @@ def test_an_llm_that_repeats_its_rules_falls_back(
 
 def test_llm_stream_ends_with_a_checked_answer(llm_api: LiveServer, interview_text: str) -> None:
     events = []
-    with (
-        llm_api.client(timeout=120) as client,
-        client.stream("POST", "/ask/stream", json={"question": QUESTIONS[0], "mode": "llm"}) as r,
-    ):
+    with llm_api.client(timeout=120) as client, client.stream(
+        "POST", "/ask/stream", json={"question": QUESTIONS[0], "mode": "llm"}
+    ) as r:
         assert r.status_code == 200
         event = None
         for line in r.iter_lines():
@@ -132,12 +131,7 @@ def test_llm_stream_ends_with_a_checked_answer(llm_api: LiveServer, interview_te
 def spied(pipeline: Pipeline, llama_server: LlamaServer) -> tuple[Pipeline, list[str]]:
     """The pipeline with the real server behind a spy that records each prompt it is sent."""
     configured = pipeline.configured(
-        llm_backend="openai",
-        llm_base_url=llama_server.base_url,
-        llm_model="gemma-3-270m",
-        llm_max_tokens=48,
-        llm_deadline=90,
-        llm_read_timeout=60,
+        llm_backend="openai", llm_base_url=llama_server.base_url, llm_model="gemma-3-270m", llm_max_tokens=48, llm_deadline=90, llm_read_timeout=60
     )
     assert configured.llm is not None
     real: ChatBackend = configured.llm
@@ -186,9 +180,7 @@ def test_an_llm_reads_the_passages_in_the_order_search_gives_them(
     assert pipeline.ranking(question)[0].chunk.text != pipeline.search(question)[0].chunk.text
 
 
-def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(
-    pipeline: Pipeline, llama_server: LlamaServer
-) -> None:
+def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(pipeline: Pipeline, llama_server: LlamaServer) -> None:
     """The real server answers; a spy on the way records what it was given to read. Searched,
     "What is the interview about?" finds the conferences in Tashkent: the opening lines come first."""
     configured, prompts = spied(pipeline, llama_server)
@@ -204,9 +196,7 @@ def test_an_llm_asked_what_the_interview_is_about_reads_its_opening(
         assert answer.backend == "extractive" and answer.citations[0].quote == headline
 
 
-def test_an_llm_asked_who_made_the_interview_reads_its_lines_about_itself(
-    pipeline: Pipeline, llama_server: LlamaServer
-) -> None:
+def test_an_llm_asked_who_made_the_interview_reads_its_lines_about_itself(pipeline: Pipeline, llama_server: LlamaServer) -> None:
     configured, prompts = spied(pipeline, llama_server)
     answer = configured.ask("Which news agency was the interview given to?", mode="llm")
     assert len(prompts) == 1
@@ -235,10 +225,7 @@ def test_an_off_topic_question_is_refused_without_asking_the_llm(pipeline: Pipel
 
 def test_small_talk_gets_its_reply_without_asking_the_llm(pipeline: Pipeline, llama_server: LlamaServer) -> None:
     configured, prompts = spied(pipeline, llama_server)
-    replies = [
-        configured.ask("hi", mode="llm"),
-        list(configured.ask_stream("Thanks, that was helpful!", mode="llm"))[-1].answer,
-    ]
+    replies = [configured.ask("hi", mode="llm"), list(configured.ask_stream("Thanks, that was helpful!", mode="llm"))[-1].answer]
     assert prompts == []
     for reply in replies:
         assert reply is not None and not reply.answerable and reply.citations == ()
