@@ -33,18 +33,19 @@ QUESTIONS = [
 NUMBER = re.compile(r"\d[\d,]*")
 
 
+def on_gemma(pipeline: Pipeline, llama_server: LlamaServer, **settings: object) -> Pipeline:
+    """The pipeline answering through the real llama.cpp server (Gemma 3 270M), with room for its
+    10–35 s answers on a busy machine."""
+    return pipeline.configured(
+        llm_backend="openai", llm_base_url=llama_server.base_url, llm_model="gemma-3-270m", llm_deadline=90, llm_read_timeout=60, **settings
+    )
+
+
 @pytest.fixture(scope="module")
 def llm_api(pipeline: Pipeline, llama_server: LlamaServer) -> Iterator[LiveServer]:
     from api.app import create_app
 
-    configured = pipeline.configured(
-        llm_backend="openai",
-        llm_base_url=llama_server.base_url,
-        llm_model="gemma-3-270m",
-        llm_max_tokens=48,
-        llm_deadline=90,
-        llm_read_timeout=60,
-    )
+    configured = on_gemma(pipeline, llama_server, llm_max_tokens=48)
     server = start_server(create_app(pipeline=configured))
     yield server
     server.stop()
@@ -91,14 +92,7 @@ def test_an_llm_that_repeats_its_rules_falls_back(
     prompt's rules, example citations "[1] or [2][3]" included, and they passed the grounding
     check as its answer. (The other tests here cap it at 48 tokens, which cut the echo before
     the example, so it fell back for want of citations.)"""
-    configured = pipeline.configured(
-        llm_backend="openai",
-        llm_base_url=llama_server.base_url,
-        llm_model="gemma-3-270m",
-        llm_deadline=90,
-        llm_read_timeout=60,
-        cache_size=0,
-    )
+    configured = on_gemma(pipeline, llama_server, cache_size=0)
     assert configured.settings.llm_max_tokens == 256
     answer = configured.ask(QUESTIONS[0], mode="llm")
     assert not repeats_rules(answer.answer)
@@ -130,9 +124,7 @@ def test_llm_stream_ends_with_a_checked_answer(llm_api: LiveServer, interview_te
 
 def spied(pipeline: Pipeline, llama_server: LlamaServer) -> tuple[Pipeline, list[str]]:
     """The pipeline with the real server behind a spy that records each prompt it is sent."""
-    configured = pipeline.configured(
-        llm_backend="openai", llm_base_url=llama_server.base_url, llm_model="gemma-3-270m", llm_max_tokens=48, llm_deadline=90, llm_read_timeout=60
-    )
+    configured = on_gemma(pipeline, llama_server, llm_max_tokens=48)
     assert configured.llm is not None
     real: ChatBackend = configured.llm
     prompts: list[str] = []

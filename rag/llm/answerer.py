@@ -73,9 +73,9 @@ def _echo_start(raw: str) -> int | None:
     return min(found, default=None)
 
 
-def _trim(raw: str) -> str:
-    """The reply without echoed prompt or an unfinished tail after its last citation."""
-    echo = _echo_start(raw)
+def _trim(raw: str, echo: int | None) -> str:
+    """The reply without echoed prompt (from `echo`, where `_echo_start` found it) or an
+    unfinished tail after its last citation."""
     text = (raw if echo is None else raw[:echo]).strip()
     tail = _UNFINISHED_TAIL.search(text)
     if tail is not None and tail.group(1).strip() and tail.group(1).rstrip()[-1] not in ".!?\"')”’":
@@ -86,9 +86,10 @@ def _trim(raw: str) -> str:
 def finish_answer(raw: str, hits: Sequence[Hit], label: str, generate_ms: float, fallback: Fallback) -> Answer:
     """The checked Answer for the model's reply `raw`, given the passages it saw (`hits`)."""
     timings = {"generate": round(generate_ms, 1)}
-    cited = extract_citations(_trim(raw), len(hits))
+    echo = _echo_start(raw)
+    cited = extract_citations(_trim(raw, echo), len(hits))
     if not cited.text:
-        return fallback("empty_answer" if _echo_start(raw) is None else "prompt_echo")
+        return fallback("empty_answer" if echo is None else "prompt_echo")
     if has_link(cited.text):  # could exfiltrate data or send readers elsewhere
         log.warning("LLM answer contains a link or image; using the fallback: %r", raw[:300])
         return fallback("unsafe_output: link")
