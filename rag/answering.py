@@ -1356,14 +1356,18 @@ class ExtractiveAnswerer:
         """Whether the sentence is the interviewer's (in a chunk of their questions)."""
         return self.index.chunks[self._chunk_of(key)].kind == "question"
 
-    def provenance(self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit]) -> tuple[Answer, list[Hit]] | None:
+    def provenance(
+        self, doc_id: str, vector: np.ndarray, hits: Sequence[Hit], asked: frozenset[str] = frozenset()
+    ) -> tuple[Answer, list[Hit]] | None:
         """What "Who conducted this interview?" and "Which news agency was it given to?" ask: the
         document's sentences that speak of the document itself (`names_document`: the standfirst's
         "…has told in its interview to TASS…", the credit "Interview facilitated by…"), not the
         interviewer's, in document order; those closest to the question when there are more than
         an answer holds. The hits are led by their chunks. None when no sentence speaks of it:
         searched, such a question found nothing ("interview" is no search term), and got
-        whatever matched "agency" or "conducted"."""
+        whatever matched "agency" or "conducted". `asked`: search terms of what the question asks
+        of them (`rag.retrieval.provenance_terms`); when some of the lines have one, only those
+        answer ("Which news agency…?": the standfirst naming TASS, not the credit line too)."""
         if (keys := self._self_references.get(doc_id)) is None:  # looked up once per document
             keys, seen = [], set()
             for key, text in sorted(self._sentence_texts.items(), key=lambda kt: kt[0].start):
@@ -1373,6 +1377,8 @@ class ExtractiveAnswerer:
             self._self_references[doc_id] = keys
         if not keys:
             return None
+        if asked:
+            keys = [k for k in keys if not asked.isdisjoint(map(stem, words(self._sentence_texts[k])))] or keys
         rows = [self.index.sentence_row[k] for k in keys]
         closest = np.argsort(-(self.index.sentence_vectors[rows] @ vector), kind="stable")
         chosen: list[SentenceKey] = []

@@ -49,6 +49,7 @@ from rag.retrieval import (
     asks_provenance,
     is_more_request,
     plain_question,
+    provenance_terms,
     small_talk,
     split_question,
     voice_name,
@@ -393,8 +394,9 @@ class Pipeline:
             return None
         if doc_id is None:
             return None
-        if not overview:  # "Who conducted this interview?"
-            return self.extractive.provenance(doc_id, vector, hits)
+        if not overview:  # "Who conducted this interview?"; "Which news agency…?" wants the line naming the source
+            source = str(self.documents[doc_id].meta.get("source") or "") if doc_id in self.documents else ""
+            return self.extractive.provenance(doc_id, vector, hits, provenance_terms(query.text, source, self._document_names))
         return self.extractive.overview(doc_id, vector), self.extractive.opening_first(doc_id, vector, hits)
 
     def _retrieve(

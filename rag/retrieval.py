@@ -30,6 +30,7 @@ from rag.lexical import (
     english_frequencies,
     known_english,
     spell_out_dates,
+    stem,
     term_pairs,
     words,
 )
@@ -292,7 +293,8 @@ _MAKING = frozenset(
     """conducted conduct conducts conducting facilitated facilitate facilitates facilitating interviewed interviewing
     published publish publishes publishing wrote write writes written writing gave give gives given giving ran run runs carried
     carry carries released release made make did do does done credited credit behind responsible appear appears appeared
-    appearing speaking speaks spoke speaker put asked questions""".split()  # noqa: SIM905
+    appearing speaking speaks spoke speaker put asked questions arranged arrange arranges arranging organised organized
+    organise organize organising organizing""".split()  # noqa: SIM905
 )
 _WHO = frozenset("who whom whose whos".split())  # noqa: SIM905
 _PROVENANCE_WORDS = _DOCUMENT_WORDS | _MAKERS | _MAKING | _WHO | _OPENING_REFERENCES | _FILLER | frozenset(
@@ -313,6 +315,29 @@ def asks_provenance(question: str, opening: bool = True, names: frozenset[str] =
     if any(t in _MAKERS for t in tokens):
         return True
     return named and (any(t in _WHO for t in tokens) or any(t in _MAKING for t in tokens))
+
+
+# Makers that are organisations: "Which news agency was it given to?", "Which outlet published it?"
+# ask for the document's source, not for the person who facilitated it.
+_PUBLISHERS = frozenset(
+    """agency agencies outlet outlets publication publications publisher publishers newspaper newspapers paper media press
+    wire news published publish publishes publishing""".split()  # noqa: SIM905
+)
+_PROVENANCE_GENERIC = frozenset(stem(w) for w in (_PROVENANCE_WORDS - _MAKING - _MAKERS) | STOPWORDS)
+
+
+def provenance_terms(question: str, source: str, names: frozenset[str] = frozenset()) -> frozenset[str]:
+    """What a question about who made the document asks of the lines that speak of it, as search
+    terms: its words for a maker or for making it ("Who facilitated the interview?": "facilit",
+    which the credit line has), and the document's `source` ("TASS") when it asks for an
+    organisation ("Which news agency…?"); not the document, "who", filler or the document's
+    `names` ("…this interview with Sysoyev?" names no line). Empty when it asks nothing more
+    specific than who made it ("Who conducted the interview?"): then every such line answers."""
+    generic = _PROVENANCE_GENERIC | {stem(n) for n in names}
+    terms = {stem(t) for t in words(question) if t not in _PUBLISHERS} - generic
+    if any(t in _PUBLISHERS for t in words(question)):
+        terms |= {stem(t) for t in words(source) if t not in STOPWORDS}
+    return frozenset(terms)
 
 
 # When the document was made ("What year was the interview conducted?", "When was it published?",

@@ -1388,13 +1388,23 @@ def test_who_made_the_interview_is_answered_by_what_it_says_of_itself(pipeline: 
     ("interview" is no search term) and got a sentence about conferences in Tashkent. Questions
     about who made the document are answered by its sentences that speak of it: the standfirst
     (…its interview to TASS…) and the credit (Interview facilitated by Alexander Shashkov)."""
-    for question in ("Which news agency was the interview given to?", "Who conducted this interview?", "who's the reporter", "Who facilitated it?"):
+    # Who made it, asked no more specifically, gets both lines; an organisation asked for ("news
+    # agency", "outlet", "published") the line naming the source; "facilitated" the line that says it.
+    for question, wanted in (
+        ("Who conducted this interview?", {"TASS", "Shashkov"}),
+        ("who's the reporter", {"TASS", "Shashkov"}),
+        ("Which news agency was the interview given to?", {"TASS"}),
+        ("Which outlet published this piece?", {"TASS"}),
+        ("Who facilitated it?", {"Shashkov"}),
+        ("Who facilitated the TASS interview?", {"Shashkov"}),
+    ):
         answer = pipeline.ask(question, mode="extractive")
         quotes = [c.quote for c in answer.citations]
         assert answer.answerable and quotes, question
         assert all(names_document(q) for q in quotes), question
-        assert any("TASS" in q for q in quotes) and any("Shashkov" in q for q in quotes), question
-        assert "Interview facilitated by Alexander Shashkov." in answer.answer  # a full stop for a line without one
+        assert {name for name in ("TASS", "Shashkov") if any(name in q for q in quotes)} == wanted, question
+        if "Shashkov" in wanted:
+            assert "Interview facilitated by Alexander Shashkov." in answer.answer  # a full stop for a line without one
     # A question about something in the interview is searched as before.
     for question in ("Who conducted the Xiaomen-2015 exercise?", "Which agency does Sysoyev head?"):
         assert not any("Shashkov" in c.quote for c in pipeline.ask(question, mode="extractive").citations), question

@@ -192,8 +192,8 @@ def test_an_llm_asked_who_made_the_interview_reads_its_lines_about_itself(pipeli
     configured, prompts = spied(pipeline, llama_server)
     answer = configured.ask("Which news agency was the interview given to?", mode="llm")
     assert len(prompts) == 1
-    first_two = passage(prompts[0], 1) + passage(prompts[0], 2)
-    assert "interview to TASS" in first_two and "Interview facilitated by" in first_two
+    # The line naming the agency first, as the extractive answer quotes it alone.
+    assert "interview to TASS" in passage(prompts[0], 1)
     if answer.fallback_reason is not None:
         assert any("TASS" in c.quote for c in answer.citations)
 

@@ -31,6 +31,7 @@ from rag.retrieval import (
     fuse,
     is_more_request,
     names_document,
+    provenance_terms,
     small_talk,
     split_question,
     voice_name,
@@ -589,6 +590,25 @@ def test_a_question_about_the_document_that_wants_a_date_count_or_language_is_no
 def test_a_question_about_who_made_the_document_is_told_apart(asked: str, provenance: bool) -> None:
     names = frozenset({"yevgeniy", "sysoyev", "tass"})
     assert asks_provenance(asked, names=names) is provenance
+
+
+@pytest.mark.parametrize(
+    ("asked", "terms"),
+    [
+        ("Who conducted the interview?", {"conduct"}),  # no line has it: every line answers
+        ("who's the reporter", set()),
+        ("Which news agency was the interview given to?", {"tass", "given"}),  # an organisation: the source
+        ("What outlet is this from?", {"tass"}),
+        ("Where was it published?", {"tass"}),
+        ("Who facilitated the interview?", {"facilit"}),
+        ("Who facilitated this interview with Sysoyev for TASS?", {"facilit"}),  # the document's names say nothing
+        ("Who arranged the interview?", {"arrang"}),
+    ],
+)
+def test_what_a_question_about_who_made_the_document_asks_of_its_lines(asked: str, terms: set[str]) -> None:
+    names = frozenset({"yevgeniy", "sysoyev", "tass"})
+    assert asks_provenance(asked, names=names)
+    assert provenance_terms(asked, "TASS", names) == terms
 
 
 def test_it_means_the_document_only_at_the_start() -> None:
