@@ -369,6 +369,13 @@ def test_stream_stops_reading_where_the_reply_echoes_the_prompt() -> None:
     *_, echoed = stream_with_llm("Weapons?", [], HITS, Echoing(SYSTEM_PROMPT), SETTINGS, fallback)
     assert isinstance(echoed, Answer) and echoed.fallback_reason == "prompt_echo"
     assert len(read) == 5 + 8 + 8  # the first reply's five pieces and eight of the rules, then eight alone
+    # /ask reads the reply the same way: it waited for all 256 tokens (about 13 s with Gemma).
+    read.clear()
+    closed.clear()
+    answer = answer_with_llm("Weapons?", [], HITS, Echoing(reply), SETTINGS, fallback)
+    assert answer.answer == "1500 weapons were forfeited [2]." and answer.fallback_reason is None
+    assert len(read) == 5 + 8 and closed == [True]
+    assert answer_with_llm("Weapons?", [], HITS, Echoing(SYSTEM_PROMPT), SETTINGS, fallback).fallback_reason == "prompt_echo"
 
 
 def test_stream_ungrounded_ends_with_the_fallback() -> None:
