@@ -375,12 +375,15 @@ class Pipeline:
         made (`asks_document_date`): its own dated lines about it, or a refusal. The document is
         the only one, or else the one the best passage comes from. None for any other question."""
         doc_id = next(iter(self.documents)) if len(self.documents) == 1 else hits[0].chunk.doc_id if hits else None
-        if doc_id is not None and asks_document_title(query.text, opening=not history, names=self._document_names):
+        # "it" and "this" mean the document as a conversation opens, and right after a question
+        # about it ("what's the exact publication date?" → "who facilitated it").
+        opening = not history or self._asked_about_document(history)
+        if doc_id is not None and asks_document_title(query.text, opening=opening, names=self._document_names):
             return self.extractive.headline(doc_id, vector), self.extractive.opening_first(doc_id, vector, hits)
         # When the document was made: what its own lines say of it with a date, or nothing ("What
         # year was the interview conducted?" got "In October 2015 the first ever joint…exercise…
         # was conducted in China").
-        if asks_document_date(query.text, opening=not history, names=self._document_names):
+        if asks_document_date(query.text, opening=opening, names=self._document_names):
             made = self.extractive.provenance(doc_id, vector, hits) if doc_id is not None else None
             dated = [c for c in made[0].citations if has_type(c.quote, "date")] if made else []
             if made and dated:
@@ -388,9 +391,9 @@ class Pipeline:
             return refusal(), hits
         # A question that wants a date, a count, a language… asks something specific, not for the
         # gist ("What language is the interview in?", "When was the interview published?").
-        overview = asks_overview(question, opening=not history, names=self._document_names) and expected_type(query.text) is None
+        overview = asks_overview(question, opening=opening, names=self._document_names) and expected_type(query.text) is None
         # Read as searched: greetings and wrappers gone, typos corrected ("who conducted the interveiw").
-        if not overview and not asks_provenance(query.text, opening=not history, names=self._document_names):
+        if not overview and not asks_provenance(query.text, opening=opening, names=self._document_names):
             return None
         if doc_id is None:
             return None
@@ -398,6 +401,21 @@ class Pipeline:
             source = str(self.documents[doc_id].meta.get("source") or "") if doc_id in self.documents else ""
             return self.extractive.provenance(doc_id, vector, hits, provenance_terms(query.text, source, self._document_names))
         return self.extractive.overview(doc_id, vector), self.extractive.opening_first(doc_id, vector, hits)
+
+    def _asked_about_document(self, history: Sequence[ChatTurn]) -> bool:
+        """Whether the conversation's last question was about the document itself: its gist,
+        who made it, its title or its date (read as searched; "it" in it meaning the document
+        only when it opened the conversation)."""
+        asked = [turn.content for turn in history if turn.role == "user"]
+        if not asked:
+            return False
+        text, opening, names = self.retriever.query(asked[-1]).text, len(asked) == 1, self._document_names
+        return (
+            asks_overview(text, opening=opening, names=names)
+            or asks_provenance(text, opening=opening, names=names)
+            or asks_document_title(text, opening=opening, names=names)
+            or asks_document_date(text, opening=opening, names=names)
+        )
 
     def _retrieve(
         self, question: str, history: Sequence[ChatTurn], top_k: int | None

@@ -343,10 +343,10 @@ def provenance_terms(question: str, source: str, names: frozenset[str] = frozens
 # When the document was made ("What year was the interview conducted?", "When was it published?",
 # "When did the interview take place?"): the document, a word for making it, "when", filler.
 _WHEN_WORDS = frozenset("when year years date dates day month time".split())  # noqa: SIM905
-_PUBLISHING = frozenset("published publish publishes released release printed posted aired broadcast".split())  # noqa: SIM905 (only documents are)
+_PUBLISHING = frozenset("published publish publishes publication released release printed posted aired broadcast".split())  # noqa: SIM905 (only documents are)
 _TAKING_PLACE = frozenset("recorded record held hold took take taken place happen happened".split())  # noqa: SIM905
 _DOCUMENT_DATE_WORDS = _DOCUMENT_WORDS | _MAKING | _PUBLISHING | _TAKING_PLACE | _WHEN_WORDS | _OPENING_REFERENCES | _FILLER | frozenset(
-    "what which exactly".split()  # noqa: SIM905
+    "what which exact exactly".split()  # noqa: SIM905
 )
 
 

@@ -44,7 +44,7 @@ from rag.embedding import Embedder
 from rag.index import SentenceKey
 from rag.lexical import content_terms, quantities, words
 from rag.pipeline import Pipeline
-from rag.retrieval import names_document
+from rag.retrieval import asks_document_date, names_document
 from rag.settings import get_settings
 from rag.types import Answer, ChatTurn, Citation, Document
 from tests.conftest import make_corpus
@@ -1411,6 +1411,28 @@ def test_who_made_the_interview_is_answered_by_what_it_says_of_itself(pipeline: 
     # After a question about the exercise, "it" is the exercise.
     history = [ChatTurn("user", "What was Xiaomen-2015?"), ChatTurn("assistant", "An exercise.")]
     assert not any("Shashkov" in c.quote for c in pipeline.ask("Who facilitated it?", history, mode="extractive").citations)
+
+
+def test_right_after_a_question_about_the_document_it_still_means_the_document(pipeline: Pipeline) -> None:
+    """"who facilitated it" after "what's the exact publication date?" (a chat set) was searched
+    and got "…a coordinating structure facilitating fight against terrorism…"."""
+    def asked(*questions: str) -> Answer:
+        history: list[ChatTurn] = []
+        for question in questions[:-1]:
+            history += [ChatTurn("user", question), ChatTurn("assistant", pipeline.ask(question, history).answer)]
+        return pipeline.ask(questions[-1], history, mode="extractive")
+
+    facilitated = ("Who facilitated it?", "Shashkov")
+    for before in ("what's the exact publication date?", "Who wrote this article?", "What is the interview about?"):
+        answer = asked("What anniversary was the SCO celebrating?", before, facilitated[0])
+        assert [facilitated[1] in c.quote for c in answer.citations] == [True], before
+    # After a question about something else, "it" is that.
+    for before in ("What was Xiaomen-2015?", "What anniversary was the SCO celebrating?"):
+        answer = asked("Who conducted the interview?", before, facilitated[0])
+        assert not any(facilitated[1] in c.quote for c in answer.citations), before
+    # "publication date" asks when the document was made, as "published" does.
+    assert asks_document_date("what's the exact publication date?", opening=False)
+    assert not asks_document_date("What was the publication date of the Shanghai Convention?", opening=False)
 
 
 def test_an_llm_asked_who_made_the_interview_reads_those_sentences_first(pipeline: Pipeline) -> None:
