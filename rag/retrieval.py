@@ -333,9 +333,9 @@ def provenance_terms(question: str, source: str, names: frozenset[str] = frozens
     organisation ("Which news agency…?"); not the document, "who", filler or the document's
     `names` ("…this interview with Sysoyev?" names no line). Empty when it asks nothing more
     specific than who made it ("Who conducted the interview?"): then every such line answers."""
-    generic = _PROVENANCE_GENERIC | {stem(n) for n in names}
-    terms = {stem(t) for t in words(question) if t not in _PUBLISHERS} - generic
-    if any(t in _PUBLISHERS for t in words(question)):
+    tokens = words(question)
+    terms = {stem(t) for t in tokens if t not in _PUBLISHERS} - _PROVENANCE_GENERIC - {stem(n) for n in names}
+    if not _PUBLISHERS.isdisjoint(tokens):
         terms |= {stem(t) for t in words(source) if t not in STOPWORDS}
     return frozenset(terms)
 
