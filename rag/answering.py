@@ -142,6 +142,39 @@ _EXPECTS_LANGUAGE = re.compile(
     r"|(?:(?:what|which)(?:['’]s|\s+is|\s+was|\s+were|\s+are)?\s+)?the\s+(?:(?:official|working|main)\s+)*languages?\s+of\b)",
     re.I,
 )
+# "Where…?", "In which city…?", "Which country hosted…?": a place, named after "in" or "at" ("signed
+# in Yekaterinburg", "at the Ufa Summit"). Not "Where is he from?", which a person's "of Uzbekistan"
+# answers.
+_EXPECTS_PLACE = re.compile(
+    r"^\s*(?:where\b(?!.*\bfrom\W*$)|(?:in\s+)?(?:what|which)\s+(?:city|town|capital|venue|location|place)\b"
+    r"|in\s+(?:what|which)\s+country\b|(?:what|which)\s+country\s+(?:will\s+)?host(?:s|ed)?\b)",
+    re.I,
+)
+# "Where does he mention the UN?", "Where in the interview…?": a passage, not a place.
+_WHERE_IN_TEXT = re.compile(
+    r"^\s*where\b.*\b(?:mention(?:s|ed)?|say(?:s)?|said|talk(?:s|ed)?|discuss(?:es|ed)?|speak(?:s)?|spoke|refer(?:s|red)?|"
+    r"describe(?:s|d)?|write(?:s)?|wrote|quote(?:s|d)?|in\s+the\s+(?:interview|text|article|document))\b",
+    re.I,
+)
+# A place in a sentence, after "in" or "at" and a few words of its own ("at the last…"): a name that
+# is not an acronym nor a month ("in China", "signed in Yekaterinburg", not "In October 2015" nor
+# "…credit in the SCO RATS’ establishment"), or a meeting that acronyms name ("at the last SCO RATS
+# meeting").
+_PLACE = re.compile(
+    r"\b(?i:in|at)\s+(?:the\s+)?(?:[a-z]+\s+){0,2}"
+    r"(?:(?!(?:January|February|March|April|May|June|July|August|September|October|November|December)\b)[A-Z][a-z]"
+    r"|(?:[A-Z][\w’'-]*\s+){1,3}(?:meeting|summit|session|conference|forum|congress)s?\b)"
+)
+# A capitalised word just before "in" or "at": they are inside a name ("…Illegal Trade in Narcotics…",
+# "…Agreement on Cooperation in the Area of…"), not before a place.
+_NAME_GOES_ON = re.compile(r"\b[A-Z][\w’'-]*\s+$")
+
+
+def has_place(text: str) -> bool:
+    """Whether the text names a place after "in" or "at" (`_PLACE`), outside a longer name."""
+    return any(not _NAME_GOES_ON.search(text, 0, m.start()) for m in _PLACE.finditer(text))
+
+
 _LANGUAGES = frozenset(
     ["english", "russian", "chinese", "mandarin", "cantonese", "arabic", "french", "spanish", "portuguese", "german", "italian", "japanese", "korean", "hindi", "urdu", "bengali", "persian", "farsi", "dari", "pashto", "turkish", "kazakh", "kyrgyz", "uzbek", "tajik", "turkmen", "mongolian", "belarusian", "ukrainian", "polish", "dutch", "greek", "hebrew", "swahili", "malay", "indonesian", "thai", "vietnamese", "tamil", "telugu", "punjabi", "armenian", "azerbaijani", "georgian", "latin", "uyghur", "tatar"]
 )
@@ -199,7 +232,7 @@ class EvidenceSignals:
     dense: float  # best cosine between question and a candidate sentence
     bm25: float  # best BM25 score divided by the number of query terms
     missing: float  # numbers and names of the question absent from the evidence (capped at 2)
-    type_mismatch: float  # 1 when the question wants a date/number and the answer has none
+    type_mismatch: float  # 1 when the answer lacks the kind of answer the question wants (a date, count, place…)
     # The question names something the interview names, and the evidence has all it names: no
     # off-topic question, whatever the cosine (not a feature of the fitted model).
     named: bool = False
@@ -244,7 +277,7 @@ SENTENCE_FEATURES = (
     "question_chunk",  # 1 when the sentence is the interviewer's
     "heading",  # 1 when it does not end like a sentence (headline, byline)
     "lead_match",  # cosine to the interviewer's question, for the opening sentence of a close match
-    "type_match",  # 1 when the question wants a date/number and the sentence has one
+    "type_match",  # 1 when the sentence has the kind of answer the question wants (a date, count, place…: expected_type)
     "specifics",  # share of the question's numbers and names in the sentence (0 unless weighted)
     "length",  # log(1 + distinct words)
     "repeated",  # 1 when an earlier answer quoted the sentence (and it holds little of the follow-up's own words)
@@ -547,6 +580,7 @@ class SentenceFacts(NamedTuple):
     has_share: bool
     has_duration: bool
     has_frequency: bool
+    has_place: bool
 
     def has_kind(self, kind: str | None) -> bool:
         """Whether the sentence has what a question wanting `kind` (expected_type) asks for; for
@@ -578,6 +612,7 @@ _FACT_OF_KIND = {
     "share": "has_share",
     "duration": "has_duration",
     "frequency": "has_frequency",
+    "place": "has_place",
 }
 
 
@@ -595,6 +630,7 @@ def sentence_facts(sentence: str) -> SentenceFacts:
         has_type(sentence, "share"),
         has_type(sentence, "duration"),
         has_type(sentence, "frequency"),
+        has_type(sentence, "place"),
     )
 
 
@@ -605,7 +641,7 @@ HOLDER = "holder:"
 def expected_type(question: str) -> str | None:
     """What kind of answer the question's opening asks for: "future" (a date to come), "date",
     "money", "share" (a percentage or fraction), "duration" (how long), "frequency" (how often),
-    "number", "language" (a language's name), or the
+    "number", "language" (a language's name), "place" (a place named after "in" or "at"), or the
     holder of a post the question names ("holder:director": a sentence that names the post;
     `rag.lexical.asked_title`).
     A question that asks it last is read as if it asked it first (`asked_first`)."""
@@ -618,6 +654,8 @@ def expected_type(question: str) -> str | None:
         return "share"
     if _EXPECTS_LANGUAGE.match(question):
         return "language"
+    if _EXPECTS_PLACE.match(question) and not _WHERE_IN_TEXT.match(question):
+        return "place"
     if _EXPECTS_DATE.match(question):
         return "date"
     if _EXPECTS_DURATION.match(question):
@@ -710,8 +748,8 @@ def counts(text: str, counted: str | None, window: int = 5) -> bool | None:
 
 def has_type(text: str, kind: str, published: int | None = None) -> bool:
     """Whether a text has what a "when" question (a date), a "how many" question (a count), a
-    "how long" one (a span of time), a "how often" one (annually, twice a year…) or a question
-    about money (a sum: `has_money`) wants.
+    "how long" one (a span of time), a "how often" one (annually, twice a year…), a "where" one (a
+    place after "in" or "at") or a question about money (a sum: `has_money`) wants.
 
     For a question about the future ("future"), a date counts only when it is not before the year
     the text was `published` (or it says "next year", "soon"…); without that year, any date does.
@@ -720,6 +758,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
         return has_title(text, kind.removeprefix(HOLDER))
     if kind == "language":
         return not _LANGUAGES.isdisjoint(words(text))
+    if kind == "place":
+        return has_place(text)
     if kind == "money":
         return has_money(text)
     if kind == "share":
