@@ -191,7 +191,7 @@ _MONEY_WORDS = (
 )
 _AMOUNT_NOUNS = r"budgets?|salary|salaries|wages?|costs?|price|prices|fees?|income|revenues?|spending|expenditures?"
 _EXPECTS_MONEY = re.compile(
-    rf"^\s*(how much\b.*\b({_MONEY_WORDS})\b|(what|which)\b(\s+[\w’']+){{0,3}}\s+({_AMOUNT_NOUNS})\b"
+    rf"^\s*(how much\b.*\b({_MONEY_WORDS})\b|(what|which)(['’]s)?\b(\s+[\w’']+){{0,3}}\s+({_AMOUNT_NOUNS})\b"
     rf"|how (big|large|high|small|low)\b(\s+[\w’']+){{0,4}}\s+({_AMOUNT_NOUNS})\b"
     r"|((what|which)(['’]s|\s+is|\s+was|\s+were)?\s+)?the\s+((total|overall|exact)\s+)?(amount|sum)\s+of\s+(money|funds?|funding)\b)",
     re.I

@@ -73,6 +73,18 @@ _SOURCE = re.compile(
     r"(?:interview|text|article|source|document|transcript|passage)(?:\s+(?:with|to)\s+\w+)?(?=\s*[,?.!]|\s*$)\s*,?",
     re.IGNORECASE,
 )
+# A question word typed as in a chat: "whats" for "what's", "wat" and "wut" for "what". Read as
+# written, "whats its annual budget" opens with no question word, and wants no sum.
+_CHAT_CONTRACTION = re.compile(r"\b(what|where|who|when|why|how|that|there)(s)\b", re.IGNORECASE)
+_CHAT_WHAT = re.compile(r"\b(?:wat|wut)\b", re.IGNORECASE)
+
+
+def chat_spelling(text: str) -> str:
+    """The question words of a chat as written out: "whats" → "what's", "wat" → "what"."""
+    text = _CHAT_CONTRACTION.sub(lambda m: f"{m.group(1)}'{m.group(2)}", text)
+    return _CHAT_WHAT.sub(lambda m: "WHAT" if m.group().isupper() else "What" if m.group()[0].isupper() else "what", text)
+
+
 # A clause before the question ("According to Sysoyev, what…", "In 2015, how many…"): moved to the
 # end, so the question opens with its question word, which the answer-type and yes/no rules read.
 _LEADING_CLAUSE = re.compile(r"^([^,?]{2,60}),\s+")
@@ -494,13 +506,14 @@ def plain_question(question: str) -> str:
     """The question without what is wrapped around it, opening with its question word and ending
     with "?" when it opens like one.
 
-    "Hi! Can you tell me how many weapons were seized" → "how many weapons were seized?"; "Could
+    "Hi! Can you tell me how many weapons were seized" → "how many weapons were seized?"; "whats
+    its budget" → "what's its budget?" (`chat_spelling`); "Could
     you tell me if Iran is an observer" → "whether Iran is an observer?"; "According to the
     interview, who…" → "who…?" (the interview is the only source); "In 2015, how many…?" → "how
     many…, in 2015?". A wrapper is only taken off when a question of at least two words is left
     ("Tell me more" stays).
     """
-    text = " ".join(question.split())
+    text = chat_spelling(" ".join(question.split()))
     while True:
         unwrapped = _SOURCE.sub("", text).strip(" ,")
         if (m := _WRAPPER.match(unwrapped)) and m.end() > 0 and len(unwrapped[m.end() :].split()) >= 2:

@@ -450,6 +450,12 @@ def test_a_country_adjective_finds_the_country(pipeline: Pipeline) -> None:
         ("can u tell me who the current un secretary general is", "who is the current un secretary general?"),
         ("Could you tell me what the objective of the exercise was?", "what was the objective of the exercise?"),
         ("Tell me what the interview is about", "what the interview is about?"),  # the verb is not last
+        # A question word typed as in a chat is written out, so the question opens with it.
+        ("whats its annual budget", "what's its annual budget?"),
+        ("ok, wheres the headquarters", "where's the headquarters?"),
+        ("WHATS THE BUDGET", "WHAT'S THE BUDGET?"),
+        ("wat did the exercise teach them", "what did the exercise teach them?"),
+        ("Whatsapp groups?", "Whatsapp groups?"),  # a name, not "what's"
         # Nothing to take off, or too little left: the question stays as asked.
         ("How many weapons were seized?", "How many weapons were seized?"),
         ("Tell me more", "Tell me more"),
