@@ -1129,7 +1129,9 @@ class ExtractiveAnswerer:
                 context_cos[id(hit)],
                 1.0 / rank,
                 # The interviewer's words answer only when nothing else does, or when asked about.
-                float(hit.chunk.kind == "question" and not about_interviewer),
+                # The sentence's own chunk, not the hit's: an answer's opening sentence comes in
+                # with the interviewer's question it answers (`leads`), and is not theirs.
+                float(self._interviewers(key) and not about_interviewer),
                 float(not facts.terminal),  # a headline or byline, not a statement
                 leads.get(key, 0.0),
                 float(typed and counts(sentence, reading.counted) is not False),

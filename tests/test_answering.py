@@ -833,6 +833,29 @@ def test_only_a_question_about_the_interviewer_quotes_the_interviewers_questions
     assert not any(is_question(text[s.key.start : s.key.end]) for s in evidence.scored)
 
 
+def test_an_answers_opening_brought_by_the_interviewers_question_is_not_the_interviewers(pipeline: Pipeline) -> None:
+    # A question that restates an interviewer's brings that answer's opening sentence along, with the
+    # interviewer's question as its hit. The opening is Sysoyev's: it must not take the penalty for
+    # the interviewer's words, which it did when the feature was read from the hit's chunk.
+    question = "What are the priority objectives of SCO RATS today?"
+    query = pipeline.retriever.query(question)
+    ranking = pipeline.ranking(question, top_k=20)
+    asked = next(h for h in ranking if h.chunk.kind == "question")
+    assert asked.chunk.text == question
+    extractive = pipeline.extractive
+    section = extractive.index.chunk_section
+    # Its answer's chunks are not among the hits; another answer's chunk is, so there is something to score.
+    other = next(h for h in ranking if h.chunk.kind == "answer" and section[h.position] != section[asked.position])
+    hits = [asked, other]
+    scored = extractive.score_sentences(query, extractive.read(query), pipeline.retriever.query_vector(query), hits)
+    lead, interviewers = SENTENCE_FEATURES.index("lead_match"), SENTENCE_FEATURES.index("question_chunk")
+    opening = [s for s in scored if s.features[lead] > 0]
+    text = pipeline.document("sysoyev-interview").text
+    assert [text[s.key.start : s.key.end][:30] for s in opening] == ["The global developments of the"]
+    assert opening[0].features[interviewers] == 0.0
+    assert all(s.features[interviewers] == 1.0 for s in scored if is_question(text[s.key.start : s.key.end]))
+
+
 @pytest.mark.parametrize(
     ("question", "yes_no"),
     [
