@@ -150,6 +150,12 @@ _EXPECTS_PLACE = re.compile(
     r"|in\s+(?:what|which)\s+country\b|(?:what|which)\s+country\s+(?:will\s+)?host(?:s|ed)?\b)",
     re.I,
 )
+# "Which month…?", "On what exact day…?", "the exact date…": a day or a month, not only a year.
+_EXPECTS_DAY = re.compile(
+    r"^\s*(?:(?:on|in)\s+)?(?:what|which)(?:['’]s|\s+is|\s+was)?\s+(?:the\s+)?(?:(?:exact|precise)\s+)?(?:day|month)s?\b"
+    r"|\b(?:exact|precise)\s+(?:day|date)s?\b|\bday\s+and\s+month\b",
+    re.I,
+)
 # "Where does he mention the UN?", "Where in the interview…?": a passage, not a place.
 _WHERE_IN_TEXT = re.compile(
     r"^\s*where\b.*\b(?:mention(?:s|ed)?|say(?:s)?|said|talk(?:s|ed)?|discuss(?:es|ed)?|speak(?:s)?|spoke|refer(?:s|red)?|"
@@ -581,6 +587,7 @@ class SentenceFacts(NamedTuple):
     has_duration: bool
     has_frequency: bool
     has_place: bool
+    has_day: bool
 
     def has_kind(self, kind: str | None) -> bool:
         """Whether the sentence has what a question wanting `kind` (expected_type) asks for; for
@@ -613,6 +620,7 @@ _FACT_OF_KIND = {
     "duration": "has_duration",
     "frequency": "has_frequency",
     "place": "has_place",
+    "day": "has_day",
 }
 
 
@@ -631,6 +639,7 @@ def sentence_facts(sentence: str) -> SentenceFacts:
         has_type(sentence, "duration"),
         has_type(sentence, "frequency"),
         has_type(sentence, "place"),
+        has_type(sentence, "day"),
     )
 
 
@@ -640,6 +649,7 @@ HOLDER = "holder:"
 
 def expected_type(question: str) -> str | None:
     """What kind of answer the question's opening asks for: "future" (a date to come), "date",
+    "day" (a day or month named: "Which month…?", "On what exact date…?"),
     "money", "share" (a percentage or fraction), "duration" (how long), "frequency" (how often),
     "number", "language" (a language's name), "place" (a place named after "in" or "at"), or the
     holder of a post the question names ("holder:director": a sentence that names the post;
@@ -656,8 +666,8 @@ def expected_type(question: str) -> str | None:
         return "language"
     if _EXPECTS_PLACE.match(question) and not _WHERE_IN_TEXT.match(question):
         return "place"
-    if _EXPECTS_DATE.match(question):
-        return "date"
+    if _EXPECTS_DATE.match(question) or _EXPECTS_DAY.search(question):
+        return "day" if _EXPECTS_DAY.search(question) else "date"
     if _EXPECTS_DURATION.match(question):
         return "duration"
     if _EXPECTS_FREQUENCY.match(question):
@@ -768,6 +778,8 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
         return has_duration(text)
     if kind == "frequency":
         return bool(_FREQUENCY.search(text))
+    if kind == "day":
+        return bool(_MONTHS.intersection(words(text)))
     if kind not in ("date", "future"):
         return has_count(text)
     if kind == "future" and _RELATIVE_FUTURE.search(text):
