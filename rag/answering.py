@@ -168,7 +168,7 @@ _WHERE_IN_TEXT = re.compile(
 # meeting").
 _PLACE = re.compile(
     r"\b(?i:in|at)\s+(?:the\s+)?(?:[a-z]+\s+){0,2}"
-    r"(?:(?!(?:January|February|March|April|May|June|July|August|September|October|November|December)\b)[A-Z][a-z]"
+    rf"(?:(?!(?:{'|'.join(sorted(m.capitalize() for m in _MONTHS))})\b)[A-Z][a-z]"
     r"|(?:[A-Z][\w’'-]*\s+){1,3}(?:meeting|summit|session|conference|forum|congress)s?\b)"
 )
 # A capitalised word just before "in" or "at": they are inside a name ("…Illegal Trade in Narcotics…",
@@ -666,8 +666,10 @@ def expected_type(question: str) -> str | None:
         return "language"
     if _EXPECTS_PLACE.match(question) and not _WHERE_IN_TEXT.match(question):
         return "place"
-    if _EXPECTS_DATE.match(question) or _EXPECTS_DAY.search(question):
-        return "day" if _EXPECTS_DAY.search(question) else "date"
+    if _EXPECTS_DAY.search(question):
+        return "day"
+    if _EXPECTS_DATE.match(question):
+        return "date"
     if _EXPECTS_DURATION.match(question):
         return "duration"
     if _EXPECTS_FREQUENCY.match(question):
@@ -759,7 +761,8 @@ def counts(text: str, counted: str | None, window: int = 5) -> bool | None:
 def has_type(text: str, kind: str, published: int | None = None) -> bool:
     """Whether a text has what a "when" question (a date), a "how many" question (a count), a
     "how long" one (a span of time), a "how often" one (annually, twice a year…), a "where" one (a
-    place after "in" or "at") or a question about money (a sum: `has_money`) wants.
+    place after "in" or "at"), a "which month" one (a month: "day") or a question about money (a
+    sum: `has_money`) wants.
 
     For a question about the future ("future"), a date counts only when it is not before the year
     the text was `published` (or it says "next year", "soon"…); without that year, any date does.
