@@ -392,6 +392,28 @@ def refers_back(question: str) -> bool:
     return bool(_BACK_REFERENCE.search(question)) or any(not (m.group(1) or m.group(2)) for m in _THERE.finditer(question))
 
 
+# A follow-up that asks what brought about what was just said: "What made that possible?", "How did
+# they manage that?", "Why was it so successful?", "How come?".
+_ASKS_CAUSE = re.compile(
+    r"^\s*(?:(?:and|but|so|ok|okay|then)[\s,]+)*(?:"
+    r"what\s+(?:has\s+|had\s+)?(?:made|makes|make|allowed|allows|enabled|enables|led\s+to|leads\s+to|caused|causes|"
+    r"contributed\s+to|helped|brought\s+about|was\s+behind|is\s+behind|explains)\s+(?:that|this|it|those|these|them|such)\b"
+    r"|how\s+(?:did|do|does|could|can|were|was|have|has)\s+(?:they|he|it|we|you|rats|the\s+\w+)\s+(?:manage|achieve|accomplish|pull)\w*\b"
+    r".*\b(?:that|this|it|those|these|them|off)\b"
+    r"|how\s+come\b"
+    r"|why\s+(?:was|were|is|are|has|have)\s+(?:it|that|this|they|those|these|them)\b.*\b(?:successful|effective|possible|high|good)\b"
+    r"|(?:thanks\s+to|due\s+to|because\s+of)\s+what\b)",
+    re.I,
+)
+# A sentence that states a consequence of what comes before it: "Thus, …", "As a result, …".
+_CONSEQUENCE = re.compile(r"^(?:Thus|Therefore|Hence|Consequently|Accordingly|As\s+a\s+result|In\s+consequence)\s*,", re.I)
+
+
+def asks_cause(question: str) -> bool:
+    """Whether a follow-up asks what brought about what the previous answer said."""
+    return bool(_ASKS_CAUSE.match(question))
+
+
 # Words that may come before what a question asks without changing it: "And how many…?", "So
 # when…?", "Roughly how many…?", "OK but does…?". The rules that read a question's opening skip them.
 _LEAD_IN = re.compile(
@@ -937,6 +959,7 @@ class ExtractiveAnswerer:
                 opening_end[chunk.doc_id] = max(keys[-1], opening_end.get(chunk.doc_id, keys[-1]), key=lambda k: k.start)
             elif chunk.kind == "answer" and keys and (end := opening_end.pop(chunk.doc_id, None)) and end.start < keys[0].start:
                 self._next_sentence.setdefault(end, keys[0])
+        self._previous_sentence = {after: key for key, after in self._next_sentence.items()}
         self._sentence_texts = {k: texts[k.doc_id][k.start : k.end] for k in index.sentence_keys if k.doc_id in texts}
         self._openings: dict[str, list[int]] = {}
         self._self_references: dict[str, list[SentenceKey]] = {}
@@ -1533,6 +1556,33 @@ class ExtractiveAnswerer:
         if not chosen:
             return Answer(NOTHING_MORE, False, (), "extractive", None, {})
         return quoted([self._cite(n, k, vector) for n, k in enumerate(chosen, 1)])
+
+    def cause(self, said: str, vector: np.ndarray) -> Answer:
+        """What "What made that possible?" asks after an answer: for a sentence `said` (the previous
+        answer) quoted, the sentence before the one that opens its paragraph's run of consequences
+        ("Thus, the competent authorities… have averted 167… crimes…" comes after "The improved
+        mechanisms for exchange of intelligence have facilitated…"). A refusal when no sentence it
+        quoted follows from one before it so."""
+        found = sorted((said.find(text), key.start, key) for key, text in self._sentence_texts.items() if text in said)
+        for _, _, key in found:
+            for sentence in self._back_in_paragraph(key):
+                if not _CONSEQUENCE.match(self._sentence_texts[sentence]):
+                    continue
+                before = self._previous_sentence.get(sentence)
+                if before is not None and (text := self._sentence_texts[before]) not in said:
+                    facts = sentence_facts(text)
+                    if facts.candidate and facts.terminal:
+                        return quoted([self._cite(1, before, vector)])
+                break
+        return refusal()
+
+    def _back_in_paragraph(self, key: SentenceKey) -> Iterator[SentenceKey]:
+        """The sentence, then those before it in its answer up to the start of its paragraph."""
+        yield key
+        text = self.texts[key.doc_id]
+        while (before := self._previous_sentence.get(key)) is not None and "\n" not in text[before.end : key.start]:
+            yield before
+            key = before
 
     def _cite(self, n: int, key: SentenceKey, vector: np.ndarray) -> Citation:
         """Citation `n` of a sentence quoted without being scored (its chunk: the first that holds

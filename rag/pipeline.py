@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from rag.answering import (
     Evidence,
     EvidenceSignals,
     ExtractiveAnswerer,
+    asks_cause,
     combine_answers,
     expected_type,
     has_type,
@@ -337,6 +339,8 @@ class Pipeline:
             return self._answer_parts(parts, history, top_k)  # "How many…, and how many…?"
         if is_more_request(question) and (previous := _last_answer(history)):
             return self.extractive.continuation(previous, vector)  # "Tell me more"
+        if asks_cause(plain) and (quoting := _last_answer(history, quoting=True)) and (cause := self.extractive.cause(quoting, vector)).answerable:
+            return cause  # "What made that possible?" after "Thus, … averted 167 … crimes…"
         if acronym := asked_expansion(plain):
             return self.extractive.expansion(acronym, vector)  # "What does SCO stand for?"
         if (acronym := asked_definition(plain)) and (
@@ -502,9 +506,13 @@ class Pipeline:
         )
 
 
-def _last_answer(history: Sequence[ChatTurn]) -> str:
-    """The assistant's last answer in the conversation ("" when there is none)."""
-    return next((t.content for t in reversed(history) if t.role == "assistant" and t.content.strip()), "")
+_QUOTES = re.compile(r"\[\d+\]")  # an answer's citation marks
+
+
+def _last_answer(history: Sequence[ChatTurn], quoting: bool = False) -> str:
+    """The assistant's last answer in the conversation ("" when there is none); with `quoting`, the
+    last that quotes the document (marks "[1]"), past any refusal since."""
+    return next((t.content for t in reversed(history) if t.role == "assistant" and t.content.strip() and (not quoting or _QUOTES.search(t.content))), "")
 
 
 def _make_llm(settings: Settings) -> ChatBackend | None:

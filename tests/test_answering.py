@@ -22,6 +22,7 @@ from rag.answering import (
     ScoredSentence,
     about_interviewer_pattern,
     asks_about_interviewer,
+    asks_cause,
     case_blind,
     combine_answers,
     counted_noun,
@@ -1399,6 +1400,42 @@ def test_tell_me_more_continues_the_answer_where_it_stopped(pipeline: Pipeline) 
     # After a refusal there is nothing to continue.
     refused = [ChatTurn("user", "What is the annual budget of SCO RATS?"), ChatTurn("assistant", NOT_IN_INTERVIEW)]
     assert pipeline.ask("Tell me more.", refused, mode="extractive").answer == NOT_IN_INTERVIEW
+
+
+@pytest.mark.parametrize(
+    ("question", "cause"),
+    [
+        ("what made that possible?", True),
+        ("what made those results possible according to him", True),
+        ("And how did they manage that?", True),
+        ("why was it so successful?", True),
+        ("How come?", True),
+        ("What made RATS a success?", False),  # no pointing back: a question of its own
+        ("Why is it important?", False),
+        ("What did they achieve?", False),
+    ],
+)
+def test_a_follow_up_asking_what_brought_it_about(question: str, cause: bool) -> None:
+    assert asks_cause(question) is cause
+
+
+def test_what_made_that_possible_is_the_sentence_the_consequence_follows_from(pipeline: Pipeline) -> None:
+    # "What made that possible?" after "Thus, … have averted 167 terrorist and extremist crimes in
+    # 2015 alone." got that sentence again; what it follows from is the sentence before it.
+    text = pipeline.document("sysoyev-interview").text
+    cause = "The improved mechanisms for exchange of intelligence have facilitated"
+    for first, follow_up in (("How many crimes were averted in 2015?", "what made that possible?"), ("How many terrorists were liquidated in 2015?", "how did they manage that?")):
+        said = pipeline.ask(first, mode="extractive")
+        history = [ChatTurn("user", first), ChatTurn("assistant", said.answer)]
+        answer = pipeline.ask(follow_up, history, mode="extractive")
+        assert answer.answerable and [c.quote[: len(cause)] for c in answer.citations] == [cause], answer.answer
+        assert all(c.quote == text[c.start : c.end] for c in answer.citations)
+        # Past a refusal in between, "that" is still what was last quoted.
+        refused = [*history, ChatTurn("user", "how does that compare with 2014?"), ChatTurn("assistant", NOT_IN_INTERVIEW)]
+        assert pipeline.ask(follow_up, refused, mode="extractive").citations[0].quote.startswith(cause)
+    # After an answer that follows from nothing before it, the question is searched as usual.
+    history = [ChatTurn("user", "What is RATS?"), ChatTurn("assistant", pipeline.ask("What is RATS?").answer)]
+    assert not pipeline.ask("what made that possible?", history, mode="extractive").answer.startswith(cause)
 
 
 def test_what_the_interview_is_about_is_its_headline_and_opening(pipeline: Pipeline) -> None:
