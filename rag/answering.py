@@ -803,13 +803,13 @@ def has_type(text: str, kind: str, published: int | None = None) -> bool:
         return has_duration(text)
     if kind == "frequency":
         return bool(_FREQUENCY.search(text))
-    if kind == "day":
-        return bool(_MONTHS.intersection(words(text)))
-    if kind not in ("date", "future"):
+    if kind not in ("date", "future", "day"):
         return has_count(text)
     if kind == "future" and _RELATIVE_FUTURE.search(text):
         return True
     has_month = bool(_MONTHS.intersection(words(text)))
+    if kind == "day":
+        return has_month
     years = _years(text)
     if kind == "future" and published is not None:
         return any(y >= published for y in years) or (not years and has_month)
@@ -959,7 +959,6 @@ class ExtractiveAnswerer:
                 opening_end[chunk.doc_id] = max(keys[-1], opening_end.get(chunk.doc_id, keys[-1]), key=lambda k: k.start)
             elif chunk.kind == "answer" and keys and (end := opening_end.pop(chunk.doc_id, None)) and end.start < keys[0].start:
                 self._next_sentence.setdefault(end, keys[0])
-        self._previous_sentence = {after: key for key, after in self._next_sentence.items()}
         self._sentence_texts = {k: texts[k.doc_id][k.start : k.end] for k in index.sentence_keys if k.doc_id in texts}
         self._openings: dict[str, list[int]] = {}
         self._self_references: dict[str, list[SentenceKey]] = {}
@@ -1538,16 +1537,15 @@ class ExtractiveAnswerer:
         previous answer) quoted and that it did not quote itself: what "Tell me more" asks for.
         A refusal when the previous answer quoted nothing; "nothing more" when its answer goes no
         further."""
-        found = [(said.find(text), key) for key, text in self._sentence_texts.items() if text in said]
+        found = self._quoted_in(said)
         if not found:
             return refusal()
         chosen: list[SentenceKey] = []
         length = 0
         # A sentence printed twice (a title) is found twice at one place: the later copy, then.
-        for key in self._following(max(found, key=lambda f: (f[0], f[1].start))[1]):
+        for key in self._following(found[-1]):
             text = self._sentence_texts[key]
-            facts = sentence_facts(text)
-            if text in said or not facts.candidate or not facts.terminal:
+            if text in said or not self._statement(key):
                 continue  # said already, or a headline or credit line ("In other news")
             if len(chosen) == self.settings.answer_max_sentences or (chosen and length + len(text) > self.settings.answer_max_chars):
                 break
@@ -1563,18 +1561,33 @@ class ExtractiveAnswerer:
         ("Thus, the competent authorities… have averted 167… crimes…" comes after "The improved
         mechanisms for exchange of intelligence have facilitated…"). A refusal when no sentence it
         quoted follows from one before it so."""
-        found = sorted((said.find(text), key.start, key) for key, text in self._sentence_texts.items() if text in said)
-        for _, _, key in found:
+        for key in self._quoted_in(said):
             for sentence in self._back_in_paragraph(key):
                 if not _CONSEQUENCE.match(self._sentence_texts[sentence]):
                     continue
                 before = self._previous_sentence.get(sentence)
-                if before is not None and (text := self._sentence_texts[before]) not in said:
-                    facts = sentence_facts(text)
-                    if facts.candidate and facts.terminal:
-                        return quoted([self._cite(1, before, vector)])
+                if before is not None and self._sentence_texts[before] not in said and self._statement(before):
+                    return quoted([self._cite(1, before, vector)])
                 break
         return refusal()
+
+    def _quoted_in(self, said: str) -> list[SentenceKey]:
+        """The sentences `said` (an earlier answer) quotes, in the order it quotes them; of a
+        sentence printed twice at one place (a title), the earlier copy first."""
+        found = sorted((said.find(text), key.start, key) for key, text in self._sentence_texts.items() if text in said)
+        return [key for _, _, key in found]
+
+    def _statement(self, key: SentenceKey) -> bool:
+        """Whether a sentence may be quoted as a statement: not a question, an order to a model, a
+        headline or a credit line."""
+        facts = sentence_facts(self._sentence_texts[key])
+        return facts.candidate and facts.terminal
+
+    @cached_property
+    def _previous_sentence(self) -> dict[SentenceKey, SentenceKey]:
+        """The sentence before each, within its answer (`_next_sentence` turned round); built when
+        first asked for, as only "What made that possible?" reads back."""
+        return {after: key for key, after in self._next_sentence.items()}
 
     def _back_in_paragraph(self, key: SentenceKey) -> Iterator[SentenceKey]:
         """The sentence, then those before it in its answer up to the start of its paragraph."""
@@ -1688,10 +1701,7 @@ class ExtractiveAnswerer:
         """The sentence after a quoted one in its answer, when it may be quoted as a statement
         (not a question, nor a headline); None at the end of an answer."""
         after = self._next_sentence.get(SentenceKey(cited.doc_id, cited.start, cited.end))
-        if after is None:
-            return None
-        facts = sentence_facts(self._sentence_texts[after])
-        return after if facts.candidate and facts.terminal else None
+        return after if after is not None and self._statement(after) else None
 
     def _with_what_it_points_at(self, citations: Sequence[Citation], vector: np.ndarray) -> list[Citation]:
         """The citations, with the interviewer's sentence before a quoted sentence that points at
@@ -1735,6 +1745,11 @@ class ExtractiveAnswerer:
         rows = [self.index.sentence_row[k] for k in asked]
         closeness = self.index.sentence_vectors[rows] @ vector
         return max(zip(asked, closeness, strict=True), key=lambda kc: (len(_NAMED.findall(self._sentence_texts[kc[0]])), kc[1]))[0]
+
+
+def cites(answer: str) -> bool:
+    """Whether an answer's text carries citation marks ("… [1]"): it quotes the document."""
+    return _MARKER.search(answer) is not None
 
 
 def quoted(citations: Sequence[Citation], full_stops: bool = False) -> Answer:

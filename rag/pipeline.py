@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from rag.answering import (
     EvidenceSignals,
     ExtractiveAnswerer,
     asks_cause,
+    cites,
     combine_answers,
     expected_type,
     has_type,
@@ -506,13 +506,10 @@ class Pipeline:
         )
 
 
-_QUOTES = re.compile(r"\[\d+\]")  # an answer's citation marks
-
-
 def _last_answer(history: Sequence[ChatTurn], quoting: bool = False) -> str:
     """The assistant's last answer in the conversation ("" when there is none); with `quoting`, the
     last that quotes the document (marks "[1]"), past any refusal since."""
-    return next((t.content for t in reversed(history) if t.role == "assistant" and t.content.strip() and (not quoting or _QUOTES.search(t.content))), "")
+    return next((t.content for t in reversed(history) if t.role == "assistant" and t.content.strip() and (not quoting or cites(t.content))), "")
 
 
 def _make_llm(settings: Settings) -> ChatBackend | None:
