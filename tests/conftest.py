@@ -35,6 +35,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_DEAD: list[socket.socket] = []
+
+
+def dead_port() -> int:
+    """A port nothing listens on, for the rest of the run: bound but never listening, so a
+    connection to it is refused and no server started later can take it (a port `free_port`
+    found free can be the one the next `start_server` gets, which then answers with HTTP 404)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _DEAD.append(s)
+    return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def interview_text() -> str:
     return INTERVIEW.read_bytes().decode("utf-8")

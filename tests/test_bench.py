@@ -23,6 +23,7 @@ from rag.chunking import chunk_document, split_sentences
 from rag.embedding import Embedder
 from rag.pipeline import Pipeline
 from rag.types import Document
+from tests.conftest import dead_port
 
 MONTHS = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)\b")
 
@@ -311,7 +312,7 @@ def test_load_generator_reads_every_kind_of_response(responder: str, path: str) 
 def test_load_generator_counts_errors(responder: str) -> None:
     failing = bench.throughput(responder, "/fail", itertools.cycle([{"question": "q"}]), 2, 0.3)
     assert failing.requests > 0 and failing.errors == failing.requests and failing.latency is None
-    dead = f"http://127.0.0.1:{bench.free_port()}"  # nothing listens there
+    dead = f"http://127.0.0.1:{dead_port()}"  # nothing listens there
     assert bench.throughput(dead, "/ask", itertools.cycle([{"question": "q"}]), 2, 0.2).errors > 0
     with bench.HttpClient(dead) as client:
         assert bench.time_sequential(client, "/ask", [{"question": "q"}]).errors == 1

@@ -238,9 +238,9 @@ def test_extractive_mode_is_untouched_by_the_llm(llm_api: LiveServer) -> None:
 
 def test_llm_backend_down_falls_back_quickly(pipeline: Pipeline, interview_text: str) -> None:
     from api.app import create_app
-    from tests.conftest import free_port
+    from tests.conftest import dead_port
 
-    down = pipeline.configured(llm_backend="openai", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_deadline=5)
+    down = pipeline.configured(llm_backend="openai", llm_base_url=f"http://127.0.0.1:{dead_port()}/v1", llm_deadline=5)
     server = start_server(create_app(pipeline=down))
     try:
         r = httpx.post(f"{server.url}/ask", json={"question": QUESTIONS[0], "mode": "llm"}, timeout=30)

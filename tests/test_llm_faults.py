@@ -18,11 +18,11 @@ from rag.llm import ChatBackend, ChatMessage, OllamaBackend, OpenAIBackend, answ
 from rag.pipeline import Pipeline
 from rag.settings import get_settings
 from rag.types import Answer, ChatTurn, Chunk, Hit
+from tests.conftest import dead_port
 from tests.llm_servers import (
     FakeWireServer,
     Reply,
     body_reply,
-    free_port,
     json_reply,
     ollama_chat,
     ollama_lines_reply,
@@ -69,7 +69,7 @@ def in_seconds(seconds: float) -> float:
 
 @pytest.mark.parametrize("make", BACKENDS)
 def test_nothing_listening_is_a_connection_error_after_retries(make: MakeBackend) -> None:
-    backend = make(f"http://127.0.0.1:{free_port()}", retries=2)
+    backend = make(f"http://127.0.0.1:{dead_port()}", retries=2)
     began = time.monotonic()
     with pytest.raises(LLMError) as info:
         backend.complete(MESSAGES, max_tokens=16, deadline=in_seconds(10))
@@ -82,7 +82,7 @@ def test_nothing_listening_is_a_connection_error_after_retries(make: MakeBackend
 
 @pytest.mark.parametrize("make", BACKENDS)
 def test_stream_from_nothing_listening_is_a_connection_error(make: MakeBackend) -> None:
-    backend = make(f"http://127.0.0.1:{free_port()}", retries=0)
+    backend = make(f"http://127.0.0.1:{dead_port()}", retries=0)
     with pytest.raises(LLMError) as info:
         list(backend.stream(MESSAGES, max_tokens=16, deadline=in_seconds(5)))
     assert info.value.reason == "connection_error"
@@ -316,7 +316,7 @@ def test_a_failing_llm_falls_back_to_the_answer_extractive_mode_gives(
     questions, answered their own way, it fell back to the plain answer from the passages (for
     "When was RATS set up?" a refusal, for "Tell me more" the previous answer again)."""
     down = pipeline.configured(
-        llm_backend="openai", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_retries=0, cache_size=0
+        llm_backend="openai", llm_base_url=f"http://127.0.0.1:{dead_port()}/v1", llm_retries=0, cache_size=0
     )
     history = (
         [ChatTurn("user", first), ChatTurn("assistant", pipeline.ask(first, mode="extractive").answer)] if first else []

@@ -22,7 +22,7 @@ from rag.llm import ChatMessage
 from rag.llm.prompt import SYSTEM_PROMPT
 from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, get_settings
-from tests.conftest import ARTIFACTS, LiveServer, free_port, make_corpus, start_server
+from tests.conftest import ARTIFACTS, LiveServer, dead_port, make_corpus, start_server
 from tests.test_stream import ScriptedChatBackend
 
 QUESTION = "How many terrorist crimes were averted in 2015?"
@@ -415,7 +415,7 @@ def test_fallback_note_and_backend_are_shown(
     pipeline: Pipeline, start: Callable[..., LiveServer], open_tab: Callable[..., Tab]
 ) -> None:
     unreachable = pipeline.configured(
-        llm_backend="openai", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_retries=0, llm_connect_timeout=0.5
+        llm_backend="openai", llm_base_url=f"http://127.0.0.1:{dead_port()}/v1", llm_retries=0, llm_connect_timeout=0.5
     )
     tab = open_tab(start(create_app(pipeline=unreachable)))
     answer = ask(tab.page, QUESTION)

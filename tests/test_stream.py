@@ -23,7 +23,7 @@ from api.app import create_app
 from rag.llm.base import ChatMessage
 from rag.pipeline import Pipeline, StreamEvent
 from rag.types import ChatTurn, Mode
-from tests.conftest import LiveServer, free_port, start_server
+from tests.conftest import LiveServer, dead_port, start_server
 
 QUESTION = "How many terrorist crimes were averted in 2015?"
 OFF_TOPIC = "What is the best recipe for lasagna?"
@@ -228,7 +228,7 @@ def test_llm_tokens_stream_live_and_done_is_authoritative(pipeline: Pipeline, se
 def test_unreachable_llm_falls_back_and_says_why(pipeline: Pipeline, server_for: Any) -> None:
     # A real OpenAI-compatible client pointed at a port nobody listens on.
     unreachable = pipeline.configured(
-        llm_backend="openai", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_retries=0, llm_connect_timeout=0.5
+        llm_backend="openai", llm_base_url=f"http://127.0.0.1:{dead_port()}/v1", llm_retries=0, llm_connect_timeout=0.5
     )
     server = server_for(unreachable)
     with server.client() as client:
